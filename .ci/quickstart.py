@@ -4,7 +4,8 @@ import re
 import sys
 
 text = open(sys.argv[1], encoding="utf-8").read()
-match = re.search(r"#+\s*Quick\s*start.*?```(?:bash|sh|console)?\n(.*?)```", text, re.S | re.I)
+QUICKSTART = r"#+\s*Quick\s*start.*?```(?:bash|sh|console)?\n(.*?)```"
+match = re.search(QUICKSTART, text, re.S | re.I)
 if match is None:
     sys.exit("README.md has no Quickstart section with a fenced block.")
 lines = [

@@ -1,0 +1,162 @@
+"""Input checks shared by every renderer: weights, attention maps, token alignment.
+
+Renderers take plain token lists, NumPy arrays, tensors (through `np.asarray`, so
+`render` never imports keras) or the probe's per-sample attention maps.
+"""
+
+import numpy as np
+
+PADDING_SIDES = ("pre", "post")
+
+
+def as_weights(weights, *, name="weights", ndim=None):
+    """Converts weights to a finite float64 array.
+
+    Args:
+        weights: array-like of numbers: a list, a NumPy array or a tensor.
+        name: the argument name used in error messages.
+        ndim: `None` (any rank), an int, or a tuple of allowed ranks.
+
+    Returns:
+        A float64 `np.ndarray`.
+
+    Raises:
+        TypeError: if `weights` is not numeric.
+        ValueError: if `weights` is ragged, holds NaN or inf, or has a rank
+            outside `ndim`.
+
+    Example:
+
+    ```python
+    >>> as_weights([0.2, 0.8], ndim=1)
+    array([0.2, 0.8])
+    ```
+    """
+    if weights is None:
+        raise TypeError(f"`{name}` must be an array of numbers. Received: None")
+    try:
+        array = np.asarray(weights)
+    except ValueError as error:
+        raise ValueError(
+            f"`{name}` must be a rectangular array of numbers. Received: {error}"
+        ) from None
+    if array.dtype.kind not in "biuf":
+        array = _numeric_or_raise(array, name)
+    array = array.astype(np.float64, copy=False)
+    _check_ndim(array, name, ndim)
+    finite = np.isfinite(array)
+    if not finite.all():
+        position = tuple(int(i) for i in np.argwhere(~finite)[0])
+        value = array[position]
+        label = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+        where = position[0] if len(position) == 1 else position
+        at = f" at position {where}" if position else ""
+        raise ValueError(f"`{name}` must be finite. Received: {label}{at}")
+    return array
+
+
+def _numeric_or_raise(array, name):
+    # Object arrays may still hold plain numbers (e.g. a list of Decimals).
+    if array.dtype.kind == "O":
+        try:
+            return array.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(
+        f"`{name}` must be numeric. Received: an array of dtype {array.dtype} "
+        f"({_preview(array)})"
+    )
+
+
+def _preview(array):
+    text = repr(array.ravel()[:3].tolist()) if array.ndim else repr(array.item())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_ndim(array, name, ndim):
+    if ndim is None:
+        return
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if array.ndim not in allowed:
+        ranks = " or ".join(f"{rank}-D" for rank in allowed)
+        raise ValueError(
+            f"`{name}` must be {ranks}. Received: an array of shape {array.shape}"
+        )
+
+
+def unpack_attention_map(tokens, weights):
+    """Takes tokens and weights out of an attention map, if one was passed.
+
+    An attention map is any object with `weights` and `tokens` attributes (the
+    probe's `AttentionMap`); it is recognised only when `weights` is `None`.
+
+    Args:
+        tokens: the tokens, or an attention map.
+        weights: the weights, or `None` when `tokens` is an attention map.
+
+    Returns:
+        A tuple `(tokens, weights, query_tokens)`; `query_tokens` is `None`
+        unless it came from an attention map.
+
+    Example:
+
+    ```python
+    >>> unpack_attention_map(["a", "b"], [0.3, 0.7])
+    (['a', 'b'], [0.3, 0.7], None)
+    ```
+    """
+    if weights is None and hasattr(tokens, "weights") and hasattr(tokens, "tokens"):
+        attention_map = tokens
+        return (
+            attention_map.tokens,
+            attention_map.weights,
+            getattr(attention_map, "query_tokens", None),
+        )
+    return tokens, weights, None
+
+
+def align(tokens, weights, padding=None):
+    """Pairs tokens with weights along the weights' last axis.
+
+    Args:
+        tokens: a string (one token per character) or an iterable of tokens;
+            each token is converted with `str`.
+        weights: array-like whose last axis runs over the tokens.
+        padding: `None`, `"pre"` or `"post"`. With `"pre"` (`"post"`), weights
+            longer than the tokens lose their extra leading (trailing) values,
+            as left (right) padded model inputs need.
+
+    Returns:
+        A tuple `(tokens, weights)`: a `list[str]` and a float64 array whose
+        last axis has one value per token.
+
+    Raises:
+        ValueError: if `padding` is not one of the above, or the lengths do not
+            match (after trimming).
+
+    Example:
+
+    ```python
+    >>> align("hi", [0.0, 0.1, 0.9], padding="pre")
+    (['h', 'i'], array([0.1, 0.9]))
+    ```
+    """
+    if padding is not None and padding not in PADDING_SIDES:
+        raise ValueError(
+            f'`padding` must be None, "pre" or "post". Received: padding={padding!r}'
+        )
+    tokens = [str(token) for token in tokens]
+    weights = as_weights(weights)
+    if weights.ndim == 0:
+        raise ValueError("`weights` must have one value per token. Received: a scalar")
+    n_tokens, n_weights = len(tokens), weights.shape[-1]
+    if padding is not None and n_weights > n_tokens:
+        start = n_weights - n_tokens if padding == "pre" else 0
+        weights = weights[..., start : start + n_tokens]
+    elif n_weights != n_tokens:
+        when = f' (with padding="{padding}")' if padding else ""
+        raise ValueError(
+            f"`weights` must have one value per token{when}. "
+            f"Received: {n_tokens} tokens and {n_weights} weights."
+        )
+    return tokens, weights

@@ -1,0 +1,95 @@
+"""Built-in synthetic text data with a planted cue, for demos and tests.
+
+The label of each sentence is decided by one planted cue word, so a model
+that learned the task must use the cue, and a picture of its attention can be
+checked against the truth.
+"""
+
+import dataclasses
+
+import numpy as np
+
+_SUBJECTS = ("the film", "this book", "the show", "our trip", "the meal", "my day",
+             "the game", "that song", "the plot", "his talk")
+_VERBS = ("was", "felt", "seemed", "looked", "became")
+_FILLERS = ("quite", "rather", "fairly", "very", "so", "a bit")
+_NEUTRAL = ("long", "slow", "loud", "plain", "late", "busy", "odd", "calm", "cold",
+            "wet", "dark", "short")
+_TAILS = ("today", "again", "overall", "at first", "in the end", "for me",
+          "to us", "as usual")
+CUE_WORD = "superb"
+
+
+@dataclasses.dataclass(frozen=True)
+class CueSentences:
+    """Sentences, labels and the character span of each planted cue.
+
+    Attributes:
+        texts: list of sentences.
+        labels: int array, 1 where the sentence holds the cue word.
+        cue_spans: list of `(start, end)` character offsets of the cue, or
+            `None` for negative sentences.
+    """
+
+    texts: list
+    labels: np.ndarray
+    cue_spans: list
+
+    def __len__(self):
+        return len(self.texts)
+
+
+def cue_sentences(n, *, seed=0, cue=CUE_WORD):
+    """Generates `n` short sentences whose label is the presence of a cue word.
+
+    Half the sentences hold `cue` at a random word position; the others hold a
+    neutral adjective there instead. Sentence length and wording vary, so the
+    cue's position carries no information.
+
+    Args:
+        n: number of sentences, a positive int.
+        seed: seed of the generator; the same seed gives the same data.
+        cue: the word that makes a sentence positive.
+
+    Returns:
+        A `CueSentences`.
+
+    Example:
+
+    >>> data = cue_sentences(4, seed=1)
+    >>> [text for text, y in zip(data.texts, data.labels) if y][0].count("superb")
+    1
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"`n` must be an int. Received: n={n!r} of type {type(n)}")
+    if n < 1:
+        raise ValueError(f"`n` must be at least 1. Received: n={n}")
+    if not isinstance(cue, str) or not cue.strip() or " " in cue.strip():
+        raise ValueError(f"`cue` must be one non-empty word. Received: cue={cue!r}")
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(n) % 2).astype("int32")
+    rng.shuffle(labels)
+    texts, spans = [], []
+    for label in labels:
+        words = [_pick(rng, _SUBJECTS), _pick(rng, _VERBS)]
+        if rng.random() < 0.5:
+            words.append(_pick(rng, _FILLERS))
+        adjectives = [_pick(rng, _NEUTRAL) for _ in range(rng.integers(1, 3))]
+        slot = int(rng.integers(0, len(adjectives) + 1))
+        adjectives.insert(slot, cue if label else _pick(rng, _NEUTRAL))
+        words.append(" and ".join(adjectives))
+        if rng.random() < 0.6:
+            words.append(_pick(rng, _TAILS))
+        text = " ".join(words)
+        texts.append(text)
+        spans.append(_word_span(text, cue) if label else None)
+    return CueSentences(texts=texts, labels=labels, cue_spans=spans)
+
+
+def _pick(rng, choices):
+    return choices[int(rng.integers(len(choices)))]
+
+
+def _word_span(text, word):
+    start = f" {text} ".index(f" {word} ")
+    return (start, start + len(word))

@@ -1,0 +1,153 @@
+"""Token <-> id vocabularies for models whose input is integer ids."""
+
+import json
+import os
+
+_LEVELS = ("char", "word")
+_PADDINGS = ("pre", "post")
+
+
+class Vocabulary:
+    """Maps characters or words to the integer ids a model was trained on.
+
+    Id 0 is padding, as with `keras.layers.Embedding(mask_zero=True)`.
+
+    Args:
+        tokens: list of tokens; the position of a token is its id. The first
+            entry is the padding token (usually `""`).
+        level: `"char"` splits texts into characters, `"word"` on whitespace.
+        oov_token: token that stands for unknown tokens, or `None` to reject
+            texts with unknown tokens.
+
+    Example:
+
+    >>> vocab = Vocabulary.from_texts(["abc", "cab"], level="char")
+    >>> vocab.encode(["ca"], maxlen=4).tolist()
+    [[3, 1, 0, 0]]
+    """
+
+    def __init__(self, tokens, *, level="char", oov_token=None):
+        if level not in _LEVELS:
+            raise ValueError(
+                f"`level` must be one of {_LEVELS}. Received: level={level!r}"
+            )
+        tokens = list(tokens)
+        if not tokens or not all(isinstance(token, str) for token in tokens):
+            raise TypeError(
+                "`tokens` must be a non-empty list of strings. "
+                f"Received: {tokens[:5]!r}"
+            )
+        self.tokens = tokens
+        self.level = level
+        self.oov_token = oov_token
+        self.ids = {token: i for i, token in enumerate(tokens)}
+        if len(self.ids) != len(tokens):
+            raise ValueError("`tokens` must not repeat a token.")
+        if oov_token is not None and oov_token not in self.ids:
+            raise ValueError(
+                f"`oov_token` must be one of the tokens. Received: {oov_token!r}"
+            )
+
+    @classmethod
+    def from_texts(cls, texts, *, level="char"):
+        """Builds a vocabulary of every token in `texts`, sorted, after padding."""
+        vocab = cls([""], level=level)
+        found = sorted({token for text in texts for token in vocab.tokenize(text)})
+        return cls([""] + found, level=level)
+
+    @classmethod
+    def load(cls, path, *, level="char"):
+        """Reads a JSON object token -> id, or a text file of one token per line.
+
+        In a text file the line number (from 0) is the id, as in the list that
+        `keras.layers.TextVectorization.get_vocabulary()` returns.
+        """
+        try:
+            with open(path, encoding="utf-8") as file:
+                text = file.read()
+        except OSError as error:
+            raise FileNotFoundError(
+                f"Cannot read the vocabulary file. Received: {path!r} ({error})"
+            ) from None
+        if os.fspath(path).endswith(".json"):
+            tokens = _tokens_from_json(text, path)
+        else:
+            tokens = text.split("\n")
+            if tokens and tokens[-1] == "":
+                tokens.pop()
+        oov = "[UNK]" if "[UNK]" in tokens else None
+        return cls(tokens, level=level, oov_token=oov)
+
+    def save(self, path):
+        """Writes the vocabulary as a JSON object token -> id."""
+        with open(path, "w", encoding="utf-8") as file:
+            json.dump(self.ids, file, ensure_ascii=False, indent=0)
+
+    def __len__(self):
+        return len(self.tokens)
+
+    def tokenize(self, text):
+        """Splits `text` into characters or whitespace-separated words."""
+        if not isinstance(text, str):
+            raise TypeError(f"`text` must be a str. Received: {type(text)}")
+        return list(text) if self.level == "char" else text.split()
+
+    def encode(self, texts, *, maxlen, padding="post"):
+        """Turns texts into a padded `(len(texts), maxlen)` int32 id array.
+
+        Raises:
+            ValueError: if a text is longer than `maxlen` tokens, or holds a
+                token the vocabulary lacks (and there is no `oov_token`).
+        """
+        import numpy as np
+
+        if padding not in _PADDINGS:
+            raise ValueError(
+                f"`padding` must be one of {_PADDINGS}. Received: padding={padding!r}"
+            )
+        ids = np.zeros((len(texts), maxlen), dtype="int32")
+        for row, text in enumerate(texts):
+            tokens = self.tokenize(text)
+            if len(tokens) > maxlen:
+                raise ValueError(
+                    f"The text is longer than the model's input: at most {maxlen} "
+                    f"{self.level}s. Received: {len(tokens)} in {text[:40]!r}"
+                )
+            encoded = [self._id(token, text) for token in tokens]
+            if encoded:
+                start = maxlen - len(encoded) if padding == "pre" else 0
+                ids[row, start : start + len(encoded)] = encoded
+        return ids
+
+    def _id(self, token, text):
+        if token in self.ids and token != self.tokens[0]:
+            return self.ids[token]
+        if self.oov_token is not None:
+            return self.ids[self.oov_token]
+        raise ValueError(
+            f"Every {self.level} must be in the vocabulary. Received: {token!r} "
+            f"in {text[:40]!r}"
+        )
+
+
+def _tokens_from_json(text, path):
+    try:
+        mapping = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path!r} is not valid JSON: {error}") from None
+    if not isinstance(mapping, dict) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in mapping.values()
+    ):
+        raise ValueError(
+            f"A JSON vocabulary must be an object token -> integer id. Received: "
+            f"{type(mapping).__name__} in {path!r}"
+        )
+    size = max(mapping.values(), default=-1) + 1
+    tokens = [f"<unused {i}>" for i in range(size)]
+    for token, i in mapping.items():
+        if i < 0:
+            raise ValueError(f"Token ids must be >= 0. Received: {token!r}: {i}")
+        tokens[i] = token
+    if 0 not in mapping.values():
+        tokens[0] = ""
+    return tokens

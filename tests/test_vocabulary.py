@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pytest
+
+from keras_attnviz.vocabulary import Vocabulary
+
+
+def test_char_vocabulary_encodes_post_and_pre_padding():
+    vocab = Vocabulary.from_texts(["abc", "cab"])
+    assert vocab.tokens == ["", "a", "b", "c"]
+    np.testing.assert_array_equal(vocab.encode(["ca"], maxlen=4), [[3, 1, 0, 0]])
+    np.testing.assert_array_equal(
+        vocab.encode(["ca", ""], maxlen=3, padding="pre"), [[0, 3, 1], [0, 0, 0]]
+    )
+
+
+def test_word_level_splits_on_whitespace():
+    vocab = Vocabulary.from_texts(["the cat", "a cat"], level="word")
+    assert vocab.tokenize(" a  cat ") == ["a", "cat"]
+    np.testing.assert_array_equal(vocab.encode(["the cat"], maxlen=3), [[3, 2, 0]])
+
+
+def test_json_round_trip(tmp_path):
+    vocab = Vocabulary.from_texts(["héllo wörld <b>"])
+    path = tmp_path / "vocab.json"
+    vocab.save(path)
+    loaded = Vocabulary.load(path)
+    assert loaded.tokens == vocab.tokens
+    assert json.loads(path.read_text(encoding="utf-8"))["ö"] == vocab.ids["ö"]
+
+
+def test_line_file_uses_line_numbers_as_ids_and_unk(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("\n[UNK]\nthe\ncat\n", encoding="utf-8")
+    vocab = Vocabulary.load(path, level="word")
+    assert vocab.ids == {"": 0, "[UNK]": 1, "the": 2, "cat": 3}
+    np.testing.assert_array_equal(vocab.encode(["the dog"], maxlen=2), [[2, 1]])
+
+
+def test_unknown_token_without_oov_names_it():
+    vocab = Vocabulary.from_texts(["abc"])
+    with pytest.raises(ValueError, match=r"Received: 'z'"):
+        vocab.encode(["abz"], maxlen=5)
+
+
+def test_padding_token_in_text_is_not_encoded_as_padding():
+    vocab = Vocabulary(["<pad>", "a"], level="word")
+    with pytest.raises(ValueError, match="in the vocabulary"):
+        vocab.encode(["a <pad>"], maxlen=3)
+
+
+def test_text_longer_than_the_input_raises():
+    vocab = Vocabulary.from_texts(["abc"])
+    with pytest.raises(ValueError, match="at most 2 chars. Received: 3"):
+        vocab.encode(["abc"], maxlen=2)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="`level`"):
+        Vocabulary(["", "a"], level="byte")
+    with pytest.raises(TypeError, match="`tokens`"):
+        Vocabulary([0, 1])
+    with pytest.raises(ValueError, match="repeat"):
+        Vocabulary(["", "a", "a"])
+    with pytest.raises(ValueError, match="`padding`"):
+        Vocabulary(["", "a"]).encode(["a"], maxlen=2, padding="left")
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        Vocabulary.load(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ValueError, match="token -> integer id"):
+        Vocabulary.load(bad)
+    broken = tmp_path / "broken.json"
+    broken.write_text("{", encoding="utf-8")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        Vocabulary.load(broken)

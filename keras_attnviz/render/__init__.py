@@ -3,3 +3,7 @@
 This package never imports keras or tensorflow; tensors are read with
 `np.asarray`.
 """
+
+from keras_attnviz.render.html_spans import html_report, html_spans
+
+__all__ = ["html_report", "html_spans"]

@@ -54,6 +54,8 @@ class ColorScale:
         vmax: the resolved upper limit (float).
         norm: a clipping `matplotlib.colors.Normalize(vmin, vmax)`.
         diverging: whether the default diverging rule applied.
+        css_table: the CSS colour (`"#rrggbb"`) of each colormap table entry.
+        text_table: the text colour (black or white) for each entry.
 
     Raises:
         TypeError: if `cmap` is neither a string nor a colormap.
@@ -90,17 +92,18 @@ class ColorScale:
         self.cmap = _get_cmap(default if cmap is None else cmap)
         self.norm = matplotlib.colors.Normalize(vmin, vmax, clip=True)
         self._table = self.cmap(np.arange(self.cmap.N))
-        self._css_table = np.array(_to_hex(self._table), dtype=object)
+        self.css_table = _to_hex(self._table)
         luminance = relative_luminance(self._table)
         on_black = _contrast_ratio(luminance, 0.0)
         on_white = _contrast_ratio(luminance, 1.0)
-        self._text_table = np.where(on_black >= on_white, "#000000", "#ffffff").astype(
-            object
-        )
+        self.text_table = np.where(on_black >= on_white, "#000000", "#ffffff").tolist()
 
-    def _indices(self, values):
-        # The same table lookup `Colormap.__call__` does for floats, done once
-        # here so that the CSS and text-colour tables can share it.
+    def indices(self, values):
+        """Positions of `values` in the colormap's table (same shape, ints).
+
+        This is the lookup `Colormap.__call__` does for floats; renderers use it
+        to pick precomputed strings per colour instead of formatting each value.
+        """
         values = np.asarray(values, dtype=np.float64)
         span = self.vmax - self.vmin
         if span > 0:
@@ -112,15 +115,19 @@ class ColorScale:
 
     def rgba(self, values):
         """RGBA colours, an array of shape `values.shape + (4,)` in [0, 1]."""
-        return self._table[self._indices(values)]
+        return self._table[self.indices(values)]
 
     def css(self, values):
         """CSS colours (`"#rrggbb"`), a list in the order of the flattened values."""
-        return self._css_table[self._indices(values).ravel()].tolist()
+        return _pick(self.css_table, self.indices(values))
 
     def text_colors(self, values):
         """Black or white, whichever contrasts more (WCAG) with each colour."""
-        return self._text_table[self._indices(values).ravel()].tolist()
+        return _pick(self.text_table, self.indices(values))
+
+
+def _pick(table, indices):
+    return np.array(table, dtype=object)[indices.ravel()].tolist()
 
 
 def _get_cmap(cmap):

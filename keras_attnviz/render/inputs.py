@@ -4,9 +4,17 @@ Renderers take plain token lists, NumPy arrays, tensors (through `np.asarray`, s
 `render` never imports keras) or the probe's per-sample attention maps.
 """
 
+import re
+
 import numpy as np
 
 PADDING_SIDES = ("pre", "post")
+
+# SentencePiece ("▁the") and byte-level BPE ("Ġthe") mark the start of a word;
+# WordPiece ("##ing") marks a continuation.
+_WORD_START_MARKERS = ("\u2581", "\u0120")
+_CONTINUATION_MARKER = "##"
+_SPECIAL_TOKEN = re.compile(r"\[[A-Za-z_]+\]|<[^<>\s]+>")
 
 
 def as_weights(weights, *, name="weights", ndim=None):
@@ -159,4 +167,80 @@ def align(tokens, weights, padding=None):
             f"`weights` must have one value per token{when}. "
             f"Received: {n_tokens} tokens and {n_weights} weights."
         )
+    return tokens, weights
+
+
+def merge_subwords(tokens, weights):
+    """Merges subword pieces into words, summing their weights.
+
+    WordPiece continuations (`"##ing"`) join the previous piece; with
+    SentencePiece (`"▁the"`) or byte-level BPE (`"Ġthe"`) markers, a piece
+    without the marker joins the previous one. Special tokens such as
+    `"[CLS]"` or `"<s>"` stay words of their own. Markers are removed.
+
+    Args:
+        tokens: a list of string pieces.
+        weights: float array whose last axis has one value per piece.
+
+    Returns:
+        A tuple `(words, weights)` with the weights summed per word along the
+        last axis.
+
+    Example:
+
+    ```python
+    >>> merge_subwords(["play", "##ing", "now"], np.array([0.2, 0.3, 0.5]))
+    (['playing', 'now'], array([0.5, 0.5]))
+    ```
+    """
+    if not tokens:
+        return [], weights
+    marks_word_start = any(token.startswith(_WORD_START_MARKERS) for token in tokens)
+    words, starts, after_special = [], [], True
+    for index, token in enumerate(tokens):
+        special = _SPECIAL_TOKEN.fullmatch(token) is not None
+        if special:
+            starts_word, piece = True, token
+        elif marks_word_start:
+            starts_word = token.startswith(_WORD_START_MARKERS)
+            piece = token[1:] if starts_word else token
+        else:
+            starts_word = not token.startswith(_CONTINUATION_MARKER)
+            piece = token if starts_word else token[len(_CONTINUATION_MARKER) :]
+        if starts_word or after_special:
+            words.append(piece)
+            starts.append(index)
+        else:
+            words[-1] += piece
+        after_special = special
+    return words, np.add.reduceat(weights, starts, axis=-1)
+
+
+def token_weights(tokens, weights, *, padding=None, merge=False):
+    """Prepares one sequence for rendering: unpack, check, align, merge.
+
+    Args:
+        tokens: a string (characters), an iterable of tokens, or an attention
+            map with 1-D weights (then `weights` is `None`).
+        weights: 1-D array-like, one value per token (see `padding`).
+        padding: `None`, `"pre"` or `"post"`, as in `align`.
+        merge: whether to merge subword pieces into words (`merge_subwords`).
+
+    Returns:
+        A tuple `(tokens, weights)`: `list[str]` and a 1-D float64 array.
+
+    Raises:
+        TypeError: if `tokens` is missing or the weights are not numeric.
+        ValueError: if the weights are not 1-D and finite or do not match the
+            tokens.
+    """
+    tokens, weights, _ = unpack_attention_map(tokens, weights)
+    if tokens is None:
+        raise TypeError(
+            "`tokens` must be a string, a list of tokens or an attention map. "
+            "Received: None"
+        )
+    tokens, weights = align(tokens, as_weights(weights, ndim=1), padding)
+    if merge:
+        tokens, weights = merge_subwords(tokens, weights)
     return tokens, weights

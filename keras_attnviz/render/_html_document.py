@@ -1,0 +1,68 @@
+"""The static parts of the HTML output: layout CSS, legend and standalone page.
+
+Colours are inline `style` attributes on each span, so a fragment keeps its
+colours wherever it is pasted; this stylesheet only lays things out, and its
+rules are the same for every fragment, so several on one page never clash.
+"""
+
+import html
+
+import numpy as np
+
+STYLESHEET = """<style>
+.kav-spans{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
+line-height:1.6;margin:0.25em 0;color:#000;background:#fff}
+.kav-text{white-space:pre-wrap;overflow-wrap:anywhere}
+.kav-token .kav-text span{padding:0.1em 0.15em;border-radius:0.2em}
+.kav-legend{display:flex;align-items:center;gap:0.5em;font-size:0.8em;
+margin-top:0.25em;color:#333}
+.kav-legend-bar{display:inline-block;width:12em;height:0.9em;
+border:1px solid #999}
+.kav-report{border-collapse:collapse;font-family:system-ui,sans-serif}
+.kav-report th,.kav-report td{border-bottom:1px solid #ddd;padding:0.4em 0.6em;
+text-align:left;vertical-align:top}
+</style>"""
+
+_LEGEND_STOPS = 11
+
+
+def legend(scale):
+    """A colour bar for `scale`: a CSS gradient between its limit labels."""
+    stops = ",".join(scale.css(np.linspace(scale.vmin, scale.vmax, _LEGEND_STOPS)))
+    return (
+        '<div class="kav-legend">'
+        f"<span>{scale.vmin:.3g}</span>"
+        f'<span class="kav-legend-bar" style="background:linear-gradient('
+        f'to right,{stops})" title="{html.escape(scale.cmap.name, quote=True)}">'
+        f"</span><span>{scale.vmax:.3g}</span></div>"
+    )
+
+
+def document(body, title):
+    """A standalone UTF-8 page around `body`: inline CSS, no script, no CDN."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title, quote=True)}</title>\n{STYLESHEET}\n"
+        f"</head>\n<body>\n{body}\n</body>\n</html>\n"
+    )
+
+
+class HTMLDocument:
+    """Base of the HTML outputs; subclasses write `_body()`, the markup itself."""
+
+    def to_html(self):
+        """Returns an HTML fragment (layout CSS, then the markup) to embed."""
+        return STYLESHEET + self._body()
+
+    def _repr_html_(self):
+        return self.to_html()
+
+    def save(self, path, *, title="Attention weights"):
+        """Writes a standalone UTF-8 HTML page that works offline.
+
+        Args:
+            path: the file to write (str or path-like).
+            title: the page title (escaped).
+        """
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(document(self._body(), title))

@@ -14,6 +14,8 @@ model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(context)
 ```
 """
 
+from keras_attnviz.layers import AdditiveAttention, DotProductAttention
 from keras_attnviz.version import __version__
+from keras_attnviz.vocabulary import Vocabulary
 
-__all__ = ["__version__"]
+__all__ = ["AdditiveAttention", "DotProductAttention", "Vocabulary", "__version__"]

@@ -5,5 +5,6 @@ This package never imports keras or tensorflow; tensors are read with
 """
 
 from keras_attnviz.render.html_spans import html_report, html_spans
+from keras_attnviz.render.styler import styler
 
-__all__ = ["html_report", "html_spans"]
+__all__ = ["html_report", "html_spans", "styler"]

@@ -69,18 +69,13 @@ def _spans(tokens, weights, scale, *, separator, show_whitespace):
     return "".join(parts)
 
 
-def _check_level(level, tokens, merge_subwords):
+def _resolve_level(level, tokens):
     if level not in LEVELS:
         raise ValueError(
             f'`level` must be "auto", "char" or "token". Received: level={level!r}'
         )
     if level == "auto":
-        level = "char" if isinstance(tokens, str) else "token"
-    if merge_subwords and level == "char":
-        raise ValueError(
-            '`merge_subwords=True` needs `level="token"`: characters have no '
-            f"subword markers. Received: level={level!r}"
-        )
+        return "char" if isinstance(tokens, str) else "token"
     return level
 
 
@@ -141,7 +136,7 @@ def html_spans(
     spans.save("attention.html")
     ```
     """
-    level = _check_level(level, tokens, merge_subwords)
+    level = _resolve_level(level, tokens)
     tokens, weights = token_weights(
         tokens, weights, padding=padding, merge=merge_subwords
     )
@@ -278,7 +273,7 @@ def html_report(
     labels = _per_sample(labels, "labels", len(samples))
     prepared = []
     for sample, sample_weights in zip(samples, rows_of_weights, strict=True):
-        sample_level = _check_level(level, sample, merge_subwords)
+        sample_level = _resolve_level(level, sample)
         sample_tokens, sample_weights = token_weights(
             sample, sample_weights, padding=padding, merge=merge_subwords
         )

@@ -77,8 +77,13 @@ def _numeric_or_raise(array, name):
 
 
 def _preview(array):
-    text = repr(array.ravel()[:3].tolist()) if array.ndim else repr(array.item())
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _shorten(
+        repr(array.ravel()[:3].tolist()) if array.ndim else repr(array.item())
+    )
+
+
+def _shorten(text, limit=60):
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_ndim(array, name, ndim):
@@ -232,13 +237,18 @@ def token_weights(tokens, weights, *, padding=None, merge=False):
     Raises:
         TypeError: if `tokens` is missing or the weights are not numeric.
         ValueError: if the weights are not 1-D and finite or do not match the
-            tokens.
+            tokens, or `merge` is asked for on a string.
     """
     tokens, weights, _ = unpack_attention_map(tokens, weights)
     if tokens is None:
         raise TypeError(
             "`tokens` must be a string, a list of tokens or an attention map. "
             "Received: None"
+        )
+    if merge and isinstance(tokens, str):
+        raise ValueError(
+            "Merging subwords needs a list of tokens: a string is rendered "
+            f"character by character. Received: tokens={_shorten(tokens)!r}"
         )
     tokens, weights = align(tokens, as_weights(weights, ndim=1), padding)
     if merge:

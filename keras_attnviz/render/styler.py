@@ -1,0 +1,95 @@
+"""Tokens or characters coloured by weight, as a pandas `Styler` table."""
+
+import numpy as np
+
+from keras_attnviz.render.color_scale import ColorScale
+from keras_attnviz.render.inputs import token_weights
+
+# Keep spaces visible in character cells and the text black wherever the
+# notebook theme sets another default; white text is set per dark cell.
+_TABLE_STYLES = [{"selector": "td", "props": "white-space: pre; color: #000000"}]
+
+
+def styler(
+    tokens,
+    weights=None,
+    *,
+    width=50,
+    cmap=None,
+    vmin=None,
+    vmax=None,
+    padding=None,
+    merge_subwords=False,
+):
+    """A pandas `Styler` with one token (or character) per cell, coloured by weight.
+
+    The text wraps into rows of `width` cells; the row labels are the position
+    of each row's first token. Colours follow `ColorScale` (light-to-dark from
+    0 to the largest weight, diverging around 0 for negative weights), with
+    black or white text by contrast. Cell text is always HTML-escaped, and
+    `to_excel` keeps the colours.
+
+    Args:
+        tokens: a string (one cell per character), a list of tokens, or an
+            attention map with 1-D weights (then leave `weights` out).
+        weights: 1-D array-like, one value per token; longer when `padding`
+            is given.
+        width: the number of cells per row.
+        cmap: a matplotlib colormap or its name.
+        vmin: the weight drawn lightest (default 0).
+        vmax: the weight drawn darkest (default the largest weight).
+        padding: `"pre"` or `"post"` to drop the extra leading or trailing
+            weights of a padded model input; `None` requires equal lengths.
+        merge_subwords: merge subword pieces (`"##ing"`, `"▁the"`) into words,
+            summing their weights.
+
+    Returns:
+        A `pandas.io.formats.style.Styler`.
+
+    Raises:
+        TypeError: if the weights are not numeric or `width` is not an int.
+        ValueError: if `width < 1`, or the weights are not 1-D, hold NaN or
+            inf, or do not match the tokens.
+
+    Example:
+
+    ```python
+    from keras_attnviz.render import styler
+
+    table = styler("the movie was great", [0.1] * 14 + [0.9] * 5, width=10)
+    table.to_excel("attention.xlsx")
+    ```
+    """
+    import pandas as pd
+    from pandas.io.formats.style import Styler
+
+    if not isinstance(width, int | np.integer) or isinstance(width, bool):
+        raise TypeError(f"`width` must be an int. Received: width={width!r}")
+    if width < 1:
+        raise ValueError(f"`width` must be at least 1. Received: width={width}")
+    tokens, weights = token_weights(
+        tokens, weights, padding=padding, merge=merge_subwords
+    )
+    scale = ColorScale(weights, cmap=cmap, vmin=vmin, vmax=vmax)
+    n_rows = max(1, -(-len(tokens) // width))
+    blank = n_rows * width - len(tokens)
+    cells = np.array(tokens + [""] * blank, dtype=object).reshape(n_rows, width)
+    cell_styles = np.array(
+        [
+            f"background-color: {background}; color: {text}"
+            for background, text in zip(scale.css_table, scale.text_table, strict=True)
+        ],
+        dtype=object,
+    )[scale.indices(weights)]
+    styles = np.concatenate([cell_styles, np.full(blank, "", dtype=object)])
+    frame = pd.DataFrame(cells, index=range(0, n_rows * width, width))
+    table = Styler(frame, escape="html")
+    table.apply(_constant, axis=None, styles=styles.reshape(n_rows, width))
+    table.set_table_styles(_TABLE_STYLES)
+    return table
+
+
+def _constant(frame, styles):
+    # `Styler.apply` calls this once with the whole frame; the styles were
+    # computed up front, vectorised, from the colour scale.
+    return styles

@@ -15,7 +15,14 @@ model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(context)
 """
 
 from keras_attnviz.layers import AdditiveAttention, DotProductAttention
+from keras_attnviz.loading import load_model
 from keras_attnviz.version import __version__
 from keras_attnviz.vocabulary import Vocabulary
 
-__all__ = ["AdditiveAttention", "DotProductAttention", "Vocabulary", "__version__"]
+__all__ = [
+    "AdditiveAttention",
+    "DotProductAttention",
+    "Vocabulary",
+    "__version__",
+    "load_model",
+]

@@ -1,0 +1,152 @@
+"""Model configs from `.h5` files, rewritten so that Keras 3 can build them.
+
+Two kinds of `.h5` config do not load in Keras 3 as they are:
+
+- Keras 3's own, when the model has auto-generated ops in its graph, such as
+  the `NotEqual` that `Embedding(mask_zero=True)` adds to compute the mask it
+  passes on. A `.keras` file records the `module` of each layer and op, the
+  `.h5` writer leaves it out, so the loader looks for a layer named
+  `NotEqual` and fails. `_add_module` puts the module back: the op is rebuilt
+  as itself, each layer as from a `.keras` file.
+- Keras 2's (tf.keras <= 2.15, tf-keras), whose layers take arguments that
+  Keras 3 dropped (`time_major`, `input_length`), describe inputs with
+  `batch_input_shape`, name dtype policies `Policy`, and store `Lambda`
+  functions in their own layout. `_translate_keras2_layer` maps each of those.
+
+Lambda bytecode is not handled here: see `lambda_code`.
+"""
+
+import copy
+import re
+
+import keras
+
+from keras_attnviz.lambda_code import function_reference
+
+# Names under which a model appears as a layer of another model.
+_MODEL_CLASSES = {"Functional": "Model", "Model": "Model", "Sequential": "Sequential"}
+
+
+def is_keras2(keras_version):
+    """Whether a file's `keras_version` attribute names Keras 1 or 2."""
+    major = str(keras_version or "0").split(".", 1)[0]
+    return not major.isdigit() or int(major) < 3
+
+
+def translate(config, keras2):
+    """Rewrites an `.h5` model config into one that Keras 3 builds.
+
+    Args:
+        config: the `model_config` attribute of the file, parsed from JSON.
+        keras2: whether the file was written by Keras 2 (see `is_keras2`).
+
+    Returns:
+        A new config; `config` itself is left as it is.
+
+    Raises:
+        ValueError: for a Keras 2 setting that has no Keras 3 equivalent
+            (e.g. `time_major=True`).
+    """
+    config = copy.deepcopy(config)
+    _translate_node(config, keras2, top_level=True)
+    return config
+
+
+def _translate_node(node, keras2, top_level=False):
+    if isinstance(node, list):
+        for child in node:
+            _translate_node(child, keras2)
+        return
+    if not isinstance(node, dict):
+        return
+    if "class_name" in node and isinstance(node.get("config"), (dict, list)):
+        _translate_object(node, keras2, top_level)
+    for child in node.values():
+        _translate_node(child, keras2)
+
+
+def _translate_object(obj, keras2, top_level):
+    class_name = obj["class_name"]
+    if class_name in _MODEL_CLASSES:
+        if keras2 and class_name == "Sequential":
+            obj["config"] = _keras2_sequential_config(obj["config"])
+        if not keras2:
+            for layer in obj["config"].get("layers", []):
+                _add_module(layer)
+        if not top_level and "module" not in obj:
+            obj["module"] = "keras"
+            obj["class_name"] = _MODEL_CLASSES[class_name]
+    elif keras2:
+        _translate_keras2_layer(obj)
+
+
+def _add_module(layer):
+    # Without a `module`, Keras takes its legacy path for the entry, which
+    # cannot find ops and turns string arguments that name a Keras function
+    # (e.g. `score="dot"`) into that function.
+    class_name = layer["class_name"]
+    if "module" in layer or class_name in _MODEL_CLASSES:
+        return
+    if "trainable" not in layer["config"]:
+        # An op: its config holds its name and arguments, never `trainable`
+        # (which also tells the op `Concatenate` from the layer).
+        snake_name = re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+        module = getattr(getattr(keras.ops, snake_name, None), "__module__", "")
+        if module.startswith("keras."):
+            layer.update(module=module, registered_name=class_name)
+    elif ">" in class_name:
+        # Registered with `register_keras_serializable`: found by that name.
+        layer.update(
+            module=None,
+            class_name=class_name.rsplit(">", 1)[1],
+            registered_name=class_name,
+        )
+    elif hasattr(keras.layers, class_name):
+        layer.update(module="keras.layers", registered_name=None)
+
+
+def _translate_keras2_layer(obj):
+    config = obj["config"]
+    if config.get("time_major"):
+        raise ValueError(
+            f"Layer '{config.get('name')}' was saved with `time_major=True`, "
+            "which Keras 3 does not support. Expected `time_major=False`. "
+            "Received: `time_major=True`."
+        )
+    config.pop("time_major", None)
+    if obj["class_name"] == "Embedding":
+        config.pop("input_length", None)
+    if obj["class_name"] == "InputLayer":
+        if "batch_input_shape" in config:
+            config["batch_shape"] = config.pop("batch_input_shape")
+    else:
+        # Only an input layer defines the input now (see the Sequential case).
+        config.pop("batch_input_shape", None)
+    dtype = config.get("dtype")
+    if isinstance(dtype, dict) and "module" not in dtype:
+        config["dtype"] = dtype["config"]["name"]
+    if obj["class_name"] == "Lambda":
+        _translate_keras2_lambda(config)
+
+
+def _translate_keras2_lambda(config):
+    for key in ("function", "output_shape"):
+        if config.pop(f"{key}_type", None) == "function":
+            config[key] = function_reference(config[key])
+    config.pop("module", None)
+    config.pop("output_shape_module", None)
+
+
+def _keras2_sequential_config(config):
+    # Keras <= 2.2.2 stored a bare list of layers.
+    if isinstance(config, list):
+        config = {"name": "sequential", "layers": config}
+    layers = config["layers"]
+    if layers and layers[0]["class_name"] != "InputLayer":
+        first = layers[0]["config"]
+        if "batch_input_shape" in first:
+            input_config = {"batch_input_shape": first["batch_input_shape"]}
+            if isinstance(first.get("dtype"), str):
+                input_config["dtype"] = first["dtype"]
+            layers.insert(0, {"class_name": "InputLayer", "config": input_config})
+    return config

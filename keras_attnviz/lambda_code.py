@@ -1,0 +1,156 @@
+"""Python code inside model configs: finding it, refusing it, rebuilding it.
+
+A `Lambda` layer saves its function as marshalled bytecode, in one of two
+layouts: Keras 2 writes `"function": [code, defaults, closure]` with
+`"function_type": "lambda"` (likewise `output_shape`), Keras 3 writes
+`{"class_name": "__lambda__", "config": {"code": ..., ...}}`. Loading such a
+function means running code from the file, so `find_code` runs on the parsed
+JSON before anything is deserialized, and `rebuild_lambdas` only runs when the
+user passed `safe_mode=False`.
+"""
+
+import base64
+import binascii
+import builtins
+import marshal
+import types
+
+from keras_attnviz.legacy_backend import lambda_globals
+
+# Keras 2 keeps the bytecode under these keys, each with a `*_type` sibling.
+_KERAS2_CODE_KEYS = {"function": "function_type", "output_shape": "output_shape_type"}
+
+
+def _walk(node):
+    """Yields every dict nested anywhere in a JSON structure."""
+    if isinstance(node, dict):
+        yield node
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return
+    for child in children:
+        yield from _walk(child)
+
+
+def _layer_name(obj):
+    return obj.get("config", {}).get("name") or obj.get("name") or "?"
+
+
+def _code_sites(config):
+    """Yields `(object, key, code)` for each function stored as bytecode.
+
+    `object["config"][key]` holds the function; `code` is the tuple
+    `(bytecode, defaults, closure)`.
+    """
+    for obj in _walk(config):
+        layer_config = obj.get("config")
+        if not isinstance(layer_config, dict):
+            continue
+        for key, type_key in _KERAS2_CODE_KEYS.items():
+            value = layer_config.get(key)
+            if layer_config.get(type_key) == "lambda":
+                is_triple = isinstance(value, list) and len(value) == 3
+                yield obj, key, tuple(value) if is_triple else (value, None, None)
+            elif isinstance(value, dict) and value.get("class_name") == "__lambda__":
+                inner = value.get("config") or {}
+                code = (inner.get("code"), inner.get("defaults"), inner.get("closure"))
+                yield obj, key, code
+
+
+def find_code(config):
+    """Lists the layers of a model config that carry Python bytecode.
+
+    Args:
+        config: the model config, parsed from JSON.
+
+    Returns:
+        A list of `(layer_name, key)` pairs, e.g. `("lambda", "function")`.
+    """
+    return [(_layer_name(obj), key) for obj, key, _ in _code_sites(config)]
+
+
+def _load_function(code, defaults, closure, globs, where):
+    if not isinstance(code, str):
+        raise ValueError(
+            f"Expected base64-encoded bytecode for {where}. "
+            f"Received: {type(code).__name__}."
+        )
+    try:
+        raw = base64.b64decode(code.encode("ascii"), validate=False)
+        code_object = marshal.loads(raw)
+    except (ValueError, EOFError, TypeError, UnicodeEncodeError, binascii.Error) as e:
+        raise ValueError(
+            f"Could not read the Python function of {where}: it was saved by a "
+            "different Python version or is corrupt. Rebuild that layer in code "
+            f"and load the weights only. Received: {type(e).__name__}: {e}"
+        ) from e
+    if not isinstance(code_object, types.CodeType):
+        raise ValueError(
+            f"Expected Python bytecode for {where}. "
+            f"Received: {type(code_object).__name__}."
+        )
+    if closure is not None:
+        closure = tuple(types.CellType(value) for value in closure)
+    if isinstance(defaults, list):
+        defaults = tuple(defaults)
+    return types.FunctionType(
+        code_object, globs, code_object.co_name, defaults, closure
+    )
+
+
+def function_reference(name):
+    """The config of a function known by name, as Keras 3 writes it.
+
+    Keras resolves it through `custom_objects` or its registry, never by
+    importing a module named in the file.
+    """
+    return {
+        "module": None,
+        "class_name": "function",
+        "config": name,
+        "registered_name": name,
+    }
+
+
+def rebuild_lambdas(config):
+    """Turns the bytecode in a model config into functions. Runs file code!
+
+    Only to be called when the user opted in with `safe_mode=False`. Each
+    function gets the globals of `legacy_backend.lambda_globals()`, so old
+    lambdas that use `K`, `backend`, `keras` or `tf` work.
+
+    Args:
+        config: the model config, parsed from JSON; rewritten in place so that
+            each function is referenced by name.
+
+    Returns:
+        A dict from those names to the functions, for `custom_objects`.
+    """
+    globs = {"__builtins__": builtins, **lambda_globals()}
+    functions = {}
+    # A list first: the loop rewrites the config it walks.
+    for obj, key, (code, defaults, closure) in list(_code_sites(config)):
+        where = f"`{key}` of layer '{_layer_name(obj)}'"
+        name = f"keras_attnviz>lambda_{len(functions)}"
+        functions[name] = _load_function(code, defaults, closure, globs, where)
+        obj["config"][key] = function_reference(name)
+        obj["config"].pop(_KERAS2_CODE_KEYS[key], None)
+    return functions
+
+
+def refuse_code(found, path):
+    """Raises the `safe_mode` error for the layers that `find_code` found.
+
+    Raises:
+        ValueError: always, naming the file, the layers and how to opt in.
+    """
+    layers = ", ".join(f"'{name}' ({key})" for name, key in found)
+    raise ValueError(
+        f"The model file {path} contains Python code (marshalled bytecode of "
+        f"lambda functions in layers {layers}). Loading it would run that code, "
+        "so it is refused while `safe_mode=True`. If you trust the source of this "
+        "file, pass `safe_mode=False` to `load_model`. Nothing from the file "
+        "has been run."
+    )

@@ -1,0 +1,162 @@
+"""Keras 2 backend functions (`K.sum`, `K.concatenate`, ...) on Keras 3 ops.
+
+Old `Lambda` layers call the Keras 2 backend module, usually imported as `K`
+(`lambda x: K.sum(x, axis=1)`). Keras 3's `keras.backend` no longer has those
+functions, so `load_model(..., safe_mode=False)` gives such lambdas this module
+instead: the functions whose Keras 2 signature differs from `keras.ops` are
+written out here, every other name falls through to `keras.ops`.
+"""
+
+import types
+
+import keras
+from keras import ops
+
+
+def _concatenate(tensors, axis=-1):
+    return ops.concatenate(tensors, axis=axis)
+
+
+def _expand_dims(x, axis=-1):
+    return ops.expand_dims(x, axis)
+
+
+def _permute_dimensions(x, pattern):
+    return ops.transpose(x, pattern)
+
+
+def _repeat_elements(x, rep, axis):
+    return ops.repeat(x, rep, axis=axis)
+
+
+def _repeat(x, n):
+    return ops.repeat(ops.expand_dims(x, 1), n, axis=1)
+
+
+def _dot(x, y):
+    # Keras 2 contracts the last axis of `x` with the second-to-last of `y`.
+    return ops.tensordot(x, y, axes=[[len(x.shape) - 1], [max(len(y.shape) - 2, 0)]])
+
+
+def _argmax(x, axis=-1):
+    return ops.argmax(x, axis=axis)
+
+
+def _argmin(x, axis=-1):
+    return ops.argmin(x, axis=axis)
+
+
+def _cumsum(x, axis=0):
+    return ops.cumsum(x, axis=axis)
+
+
+def _cumprod(x, axis=0):
+    return ops.cumprod(x, axis=axis)
+
+
+def _l2_normalize(x, axis=None):
+    squares = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(squares, 1e-12))
+
+
+def _batch_flatten(x):
+    return ops.reshape(x, (ops.shape(x)[0], -1))
+
+
+def _flatten(x):
+    return ops.reshape(x, (-1,))
+
+
+def _gather(reference, indices):
+    return ops.take(reference, indices, axis=0)
+
+
+def _switch(condition, then_expression, else_expression):
+    return ops.where(condition, then_expression, else_expression)
+
+
+def _int_shape(x):
+    return tuple(x.shape)
+
+
+def _constant(value, dtype=None, shape=None, name=None):
+    tensor = ops.convert_to_tensor(value, dtype=dtype or keras.config.floatx())
+    return tensor if shape is None else ops.broadcast_to(tensor, shape)
+
+
+_KERAS2_ONLY = {
+    "concatenate": _concatenate,
+    "expand_dims": _expand_dims,
+    "permute_dimensions": _permute_dimensions,
+    "repeat_elements": _repeat_elements,
+    "repeat": _repeat,
+    "dot": _dot,
+    "argmax": _argmax,
+    "argmin": _argmin,
+    "cumsum": _cumsum,
+    "cumprod": _cumprod,
+    "l2_normalize": _l2_normalize,
+    "batch_flatten": _batch_flatten,
+    "flatten": _flatten,
+    "gather": _gather,
+    "switch": _switch,
+    "int_shape": _int_shape,
+    "constant": _constant,
+    "pow": ops.power,
+    "epsilon": keras.config.epsilon,
+    "floatx": keras.config.floatx,
+    "backend": keras.config.backend,
+}
+
+
+class Keras2Backend(types.ModuleType):
+    """The Keras 2 `keras.backend` module, as far as Keras 3 can provide it."""
+
+    def __init__(self):
+        super().__init__("keras.backend", __doc__)
+        self.__dict__.update(_KERAS2_ONLY)
+
+    def __getattr__(self, name):
+        if not name.startswith("_") and hasattr(ops, name):
+            return getattr(ops, name)
+        raise AttributeError(
+            f"The Keras 2 backend function `K.{name}` has no Keras 3 equivalent "
+            "that keras_attnviz knows of. Pass it through `custom_objects`, or "
+            "rebuild the layer with `keras.ops`. Received: a `Lambda` layer "
+            f"that calls `{name}`."
+        )
+
+
+class Keras2Namespace(types.ModuleType):
+    """The `keras` module as seen by old lambdas: Keras 3, with a Keras 2 backend."""
+
+    def __init__(self, backend):
+        super().__init__("keras", keras.__doc__)
+        self.backend = backend
+
+    def __getattr__(self, name):
+        return getattr(keras, name)
+
+
+def lambda_globals():
+    """The global names that old `Lambda` functions commonly use.
+
+    Returns:
+        A dict for the globals of a rebuilt lambda: `K` and `backend` (the
+        Keras 2 backend functions), `keras` (Keras 3 with that backend), `ops`
+        (`keras.ops`) and, where TensorFlow is installed, `tf`.
+    """
+    backend = Keras2Backend()
+    names = {
+        "K": backend,
+        "backend": backend,
+        "keras": Keras2Namespace(backend),
+        "ops": ops,
+    }
+    try:
+        import tensorflow as tf
+    except ImportError:
+        pass
+    else:
+        names["tf"] = tf
+    return names

@@ -1,0 +1,204 @@
+"""`load_model`: `.keras` and `.h5` files (Keras 3 or Keras 2) as Keras 3 models."""
+
+import json
+import os
+import zipfile
+
+import keras
+
+from keras_attnviz import h5_config, lambda_code, training_config
+
+_H5_EXTENSIONS = (".h5", ".hdf5")
+_EXTENSIONS = (".keras", *_H5_EXTENSIONS)
+
+
+def load_model(path, *, custom_objects=None, safe_mode=True, compile=False):
+    """Loads a saved model as a Keras 3 model, also from old `.h5` files.
+
+    `.keras` files go to `keras.saving.load_model`. `.h5` files, which plain
+    Keras 3 often cannot load, are read here: the model config is taken from
+    the file, rewritten for Keras 3 (auto-generated ops such as the mask of
+    `Embedding(mask_zero=True)`; Keras 2 arguments such as `time_major`, old
+    input shapes and dtype policies), built with Keras 3 and given the file's
+    weights. The model predicts what the saved one did.
+
+    A `Lambda` layer stores its function as Python bytecode, which runs when the
+    model is loaded. Files that contain any are refused unless
+    `safe_mode=False`, before anything from them is deserialized. With
+    `safe_mode=False`, old lambdas find the globals they used to: `K` and
+    `backend` (the Keras 2 backend functions, on `keras.ops`), `keras` and
+    `tf`.
+
+    Args:
+        path: str or `os.PathLike`, a `.keras`, `.h5` or `.hdf5` file.
+        custom_objects: optional dict from names to the custom classes and
+            functions the model uses (classes registered with
+            `keras.saving.register_keras_serializable` are found anyway).
+        safe_mode: bool. If `True` (default), refuse files that contain Python
+            code (lambdas). Only pass `False` for files from a trusted source.
+        compile: bool. Whether to compile the model with the training
+            configuration saved in the file. Defaults to `False`.
+
+    Returns:
+        A `keras.Model`.
+
+    Raises:
+        TypeError: if an argument has the wrong type.
+        FileNotFoundError: if there is no file at `path`.
+        ValueError: for an unsupported extension; for a file that is not a
+            model, is truncated or corrupt; for lambdas while `safe_mode=True`.
+
+    Example:
+
+    ```python
+    import keras_attnviz
+
+    model = keras_attnviz.load_model("imdb_attention_2019.h5")
+    probe = keras_attnviz.AttentionProbe(model, layers=["attention_vec"])
+    ```
+    """
+    path = _check_arguments(path, custom_objects, safe_mode, compile)
+    if path.lower().endswith(".keras"):
+        return _load_keras_file(path, custom_objects, safe_mode, compile)
+    return _load_h5_file(path, custom_objects, safe_mode, compile)
+
+
+def _check_arguments(path, custom_objects, safe_mode, compile):
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(
+            "`path` must be a str or an `os.PathLike`. "
+            f"Received: path={path!r} of type {type(path).__name__}"
+        )
+    path = os.fspath(path)
+    if not isinstance(path, str):
+        raise TypeError(f"`path` must name a file with a str. Received: path={path!r}")
+    if custom_objects is not None and not isinstance(custom_objects, dict):
+        raise TypeError(
+            "`custom_objects` must be a dict or None. "
+            f"Received: custom_objects of type {type(custom_objects).__name__}"
+        )
+    for name, value in (("safe_mode", safe_mode), ("compile", compile)):
+        if not isinstance(value, bool):
+            raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
+    if not path.lower().endswith(_EXTENSIONS):
+        raise ValueError(
+            f"`path` must end in one of {', '.join(_EXTENSIONS)}. "
+            f"Received: path={path!r}"
+        )
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No model file at {path!r}.")
+    if not os.path.isfile(path):
+        raise ValueError(f"`path` must be a file. Received: a directory, {path!r}")
+    return path
+
+
+def _parse_json(text, path):
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise ValueError(
+            f"The configuration in {path!r} is not valid JSON; the file is "
+            f"corrupt. Received: {e}"
+        ) from e
+
+
+def _parse_config(text, path):
+    config = _parse_json(text, path)
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            f"Expected a model config (a JSON object with a `class_name`) in "
+            f"{path!r}. Received: {str(config)[:80]!r}"
+        )
+    return config
+
+
+def _check_code(config, path, safe_mode):
+    found = lambda_code.find_code(config)
+    if found and safe_mode:
+        lambda_code.refuse_code(found, path)
+    return bool(found)
+
+
+def _load_keras_file(path, custom_objects, safe_mode, compile):
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"The file {path!r} is not a `.keras` archive (a zip file): it is "
+            "another kind of file, or truncated."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read("config.json")
+    except KeyError as e:
+        raise ValueError(
+            f"The file {path!r} holds no model: it has no `config.json`."
+        ) from e
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"The file {path!r} is corrupt. Received: {e}") from e
+    # Keras checks lambdas too; checking first gives every format one message.
+    _check_code(_parse_config(text, path), path, safe_mode)
+    return keras.saving.load_model(
+        path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
+    )
+
+
+def _read_h5_attributes(path):
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            attrs = {
+                key: f.attrs.get(key)
+                for key in ("model_config", "keras_version", "training_config")
+            }
+    except OSError as e:
+        raise ValueError(
+            f"The file {path!r} is not a readable HDF5 file: it is another kind "
+            f"of file, or truncated. Received: {e}"
+        ) from e
+    if attrs["model_config"] is None:
+        raise ValueError(
+            f"The file {path!r} holds no model: it has no `model_config` "
+            "attribute. If it holds weights only, build the model in code and "
+            "call `model.load_weights(path)`."
+        )
+    version = attrs["keras_version"]
+    attrs["keras_version"] = version.decode() if isinstance(version, bytes) else version
+    return attrs
+
+
+def _load_h5_file(path, custom_objects, safe_mode, compile):
+    attrs = _read_h5_attributes(path)
+    config = _parse_config(attrs["model_config"], path)
+    objects = dict(custom_objects or {})
+    if _check_code(config, path, safe_mode):
+        objects.update(lambda_code.rebuild_lambdas(config))
+    config = h5_config.translate(config, h5_config.is_keras2(attrs["keras_version"]))
+    model = _model_class(config, path).from_config(
+        config["config"], custom_objects=objects
+    )
+    try:
+        model.load_weights(path)
+    except (OSError, KeyError, ValueError) as e:
+        raise ValueError(
+            f"Could not load the weights of the model in {path!r}: the file is "
+            f"truncated or does not match its model config. Received: {e}"
+        ) from e
+    if compile and attrs["training_config"] is not None:
+        training_config.compile_model(
+            model, _parse_json(attrs["training_config"], path), objects
+        )
+    return model
+
+
+def _model_class(config, path):
+    class_name = config["class_name"]
+    if class_name == "Sequential":
+        return keras.Sequential
+    if class_name in ("Functional", "Model"):
+        return keras.Model
+    raise ValueError(
+        f"Expected a Sequential or Functional model in {path!r}. "
+        f"Received: a model of class {class_name!r}"
+    )

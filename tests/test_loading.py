@@ -1,0 +1,378 @@
+"""Tests for `keras_attnviz.load_model`: `.keras`, Keras 3 `.h5`, Keras 2 `.h5`."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from keras_attnviz.layers import AdditiveAttention, DotProductAttention
+from keras_attnviz.legacy_backend import Keras2Backend
+from keras_attnviz.loading import load_model
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VOCABULARY, LENGTH = 30, 7
+
+
+@pytest.fixture(scope="module")
+def legacy_dir(tmp_path_factory):
+    """Keras 2 `.h5` files and their predictions, written by tf_keras at once."""
+    out = tmp_path_factory.mktemp("keras2")
+    subprocess.run(
+        [sys.executable, os.path.join(HERE, "legacy_models.py"), str(out)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def tokens():
+    rng = np.random.default_rng(1)
+    x = rng.integers(1, VOCABULARY, size=(4, LENGTH))
+    x[0, :3] = 0  # pre-padded
+    x[1, -2:] = 0  # post-padded
+    return x
+
+
+def _masked_model(attention=None):
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCABULARY, 8, mask_zero=True)(inputs)
+    x = keras.layers.GRU(6, return_sequences=attention is not None)(x)
+    if attention is not None:
+        x = attention(x)
+    return keras.Model(inputs, keras.layers.Dense(2)(x))
+
+
+def _expect_same(loaded, original, x):
+    np.testing.assert_allclose(
+        loaded.predict(x, verbose=0), original.predict(x, verbose=0), atol=1e-6
+    )
+
+
+# Keras 3 files
+
+
+def test_keras3_h5_with_mask_zero_reloads_with_identical_predictions(tmp_path, tokens):
+    model = _masked_model()
+    path = tmp_path / "masked.h5"
+    model.save(path)
+    loaded = load_model(path)
+    assert [layer.name for layer in loaded.layers] == [l.name for l in model.layers]
+    _expect_same(loaded, model, tokens)
+    # The mask still works: padding does not change the output.
+    padded = np.concatenate([np.zeros((4, 3), "int64"), tokens], axis=1)
+    np.testing.assert_allclose(
+        loaded.predict(padded, verbose=0), loaded.predict(tokens, verbose=0), atol=1e-6
+    )
+
+
+def test_keras3_h5_keeps_explicit_ops_in_the_graph(tmp_path):
+    inputs = keras.Input((5, 3))
+    x = keras.layers.Dense(4)(inputs)
+    joined = keras.ops.concatenate([x, keras.ops.square(x)], axis=-1)
+    mask = keras.ops.not_equal(keras.ops.sum(inputs, axis=-1), 0.0)
+    outputs = keras.layers.GRU(3)(joined, mask=mask)
+    model = keras.Model(inputs, outputs)
+    model.save(tmp_path / "ops.h5")
+    x = np.random.default_rng(0).normal(size=(3, 5, 3))
+    x[0, 3:] = 0.0
+    _expect_same(load_model(tmp_path / "ops.h5"), model, x)
+
+
+def test_keras_file_is_delegated_with_custom_objects(tmp_path, tokens):
+    def sum_over_time(x):
+        return keras.ops.sum(x, axis=1)
+
+    inputs = keras.Input((LENGTH,), dtype="int32")
+    x = keras.layers.Embedding(VOCABULARY, 4)(inputs)
+    model = keras.Model(inputs, keras.layers.Lambda(sum_over_time)(x))
+    model.save(tmp_path / "named.keras")
+    with pytest.raises(TypeError, match="sum_over_time"):
+        load_model(tmp_path / "named.keras")
+    loaded = load_model(
+        str(tmp_path / "named.keras"), custom_objects={"sum_over_time": sum_over_time}
+    )
+    _expect_same(loaded, model, tokens)
+
+
+@pytest.mark.parametrize("extension", [".keras", ".h5"])
+@pytest.mark.parametrize("layer", [AdditiveAttention, DotProductAttention])
+def test_models_with_our_layers_reload(tmp_path, tokens, extension, layer):
+    model = _masked_model(attention=layer(name="attention"))
+    path = tmp_path / f"attention{extension}"
+    model.save(path)
+    loaded = load_model(path)
+    assert isinstance(loaded.get_layer("attention"), layer)
+    _expect_same(loaded, model, tokens)
+
+
+# Keras 2 files, written by tf_keras
+
+
+def _expect_keras2_numbers(legacy_dir, name, **kwargs):
+    model = load_model(legacy_dir / f"{name}.h5", **kwargs)
+    assert isinstance(model, keras.Model)
+    inputs = np.load(legacy_dir / "inputs.npy")
+    np.testing.assert_allclose(
+        model.predict(inputs, verbose=0),
+        np.load(legacy_dir / f"{name}.npy"),
+        atol=1e-5,
+    )
+    return model
+
+
+def test_legacy_files_are_keras2_files(legacy_dir):
+    with h5py.File(legacy_dir / "masked_gru.h5") as f:
+        assert f.attrs["keras_version"].startswith("2.")
+        assert '"time_major": false' in f.attrs["model_config"]
+
+
+@pytest.mark.parametrize("name", ["masked_gru", "lstm", "bidirectional"])
+def test_keras2_recurrent_models_give_keras2_numbers(legacy_dir, name):
+    _expect_keras2_numbers(legacy_dir, name)
+
+
+def test_keras2_recipe_is_refused_in_safe_mode(legacy_dir):
+    with pytest.raises(ValueError, match=r"(?s)Python code.*safe_mode=False") as info:
+        load_model(legacy_dir / "recipe.h5")
+    assert "recipe.h5" in str(info.value)
+    assert "'lambda'" in str(info.value)
+
+
+def test_keras2_recipe_gives_keras2_numbers_when_trusted(legacy_dir):
+    model = _expect_keras2_numbers(legacy_dir, "recipe", safe_mode=False)
+    assert model.get_layer("attention_vec").output.shape == (None, LENGTH)
+
+
+@pytest.mark.parametrize("name", ["lambdas", "named_function"])
+def test_keras2_lambda_globals_resolve(legacy_dir, name):
+    _expect_keras2_numbers(legacy_dir, name, safe_mode=False)
+
+
+def test_safe_mode_runs_nothing_from_the_file(legacy_dir):
+    marker = legacy_dir / "marker.txt"
+    with pytest.raises(ValueError, match="safe_mode=False"):
+        load_model(legacy_dir / "marker.h5")
+    assert not marker.exists()
+    # The check above can fail: once trusted, loading runs the lambda.
+    load_model(legacy_dir / "marker.h5", safe_mode=False)
+    assert marker.exists()
+    marker.unlink()
+
+
+def test_keras3_lambdas_are_refused_in_safe_mode(tmp_path):
+    inputs = keras.Input((4, 3))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2.0)(inputs))
+    for extension in (".h5", ".keras"):
+        model.save(tmp_path / f"lambda{extension}")
+        with pytest.raises(ValueError, match="safe_mode=False"):
+            load_model(tmp_path / f"lambda{extension}")
+        loaded = load_model(tmp_path / f"lambda{extension}", safe_mode=False)
+        _expect_same(loaded, model, np.ones((2, 4, 3)))
+
+
+def test_keras2_compile_restores_the_optimizer_and_loss(legacy_dir):
+    model = load_model(legacy_dir / "compiled.h5", compile=True)
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    np.testing.assert_allclose(float(model.optimizer.learning_rate), 0.01)
+    inputs = np.load(legacy_dir / "inputs.npy")
+    targets = np.zeros((len(inputs), 2))
+    expected = np.mean(np.load(legacy_dir / "compiled.npy") ** 2)
+    loss, _ = model.evaluate(inputs, targets, verbose=0)
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    uncompiled = load_model(legacy_dir / "compiled.h5")
+    assert getattr(uncompiled, "optimizer", None) is None
+
+
+def _rewrite_config(source, target, edit):
+    shutil.copy(source, target)
+    with h5py.File(target, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        edit(config)
+        f.attrs["model_config"] = json.dumps(config)
+
+
+def test_keras2_time_major_true_is_rejected(legacy_dir, tmp_path):
+    def set_time_major(config):
+        config["config"]["layers"][2]["config"]["time_major"] = True
+
+    _rewrite_config(legacy_dir / "masked_gru.h5", tmp_path / "tm.h5", set_time_major)
+    with pytest.raises(ValueError, match="time_major=True"):
+        load_model(tmp_path / "tm.h5")
+
+
+def test_keras2_old_sequential_layout_and_policy_dtypes(legacy_dir, tmp_path):
+    # Keras <= 2.2.2: a bare list of layers, the input shape on the first one.
+    def make_old(config):
+        layers = config["config"]["layers"][1:]
+        for layer in layers:
+            layer["config"]["dtype"] = {
+                "class_name": "Policy",
+                "config": {"name": "float32"},
+            }
+        config["config"] = layers
+
+    _rewrite_config(legacy_dir / "lstm.h5", tmp_path / "old.h5", make_old)
+    model = load_model(tmp_path / "old.h5")
+    np.testing.assert_allclose(
+        model.predict(np.load(legacy_dir / "inputs.npy"), verbose=0),
+        np.load(legacy_dir / "lstm.npy"),
+        atol=1e-5,
+    )
+
+
+def test_keras2_backend_shim_follows_keras2_semantics():
+    K = Keras2Backend()
+    x = np.arange(24, dtype="float32").reshape(2, 3, 4)
+    np.testing.assert_allclose(K.concatenate([x, x]), np.concatenate([x, x], -1))
+    np.testing.assert_allclose(K.expand_dims(x), x[..., None])
+    np.testing.assert_allclose(K.permute_dimensions(x, (0, 2, 1)), x.transpose(0, 2, 1))
+    np.testing.assert_allclose(K.cumsum(x), np.cumsum(x, axis=0))
+    np.testing.assert_allclose(K.argmax(x), np.argmax(x, axis=-1))
+    np.testing.assert_allclose(K.repeat(x[:, 0], 2), np.stack([x[:, 0]] * 2, 1))
+    np.testing.assert_allclose(
+        K.dot(x, np.ones((4, 5), "float32")), x @ np.ones((4, 5))
+    )
+    np.testing.assert_allclose(
+        K.l2_normalize(x, axis=-1),
+        x / np.linalg.norm(x, axis=-1, keepdims=True),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(K.sum(x, axis=1), x.sum(axis=1))
+    with pytest.raises(AttributeError, match="K.no_such_function"):
+        K.no_such_function  # noqa: B018
+
+
+# Fresh process, as a user runs it
+
+
+def test_fresh_process_loads_without_custom_objects(legacy_dir, tmp_path, tokens):
+    cases = {}  # path: (inputs, expected predictions)
+    for name, model in [
+        ("ours", _masked_model(attention=AdditiveAttention(name="attention"))),
+        ("plain", _masked_model()),
+    ]:
+        for extension in (".keras", ".h5"):
+            path = tmp_path / f"{name}{extension}"
+            model.save(path)
+            cases[str(path)] = (tokens, model.predict(tokens, verbose=0))
+    for name in ("masked_gru", "bidirectional"):
+        cases[str(legacy_dir / f"{name}.h5")] = (
+            np.load(legacy_dir / "inputs.npy"),
+            np.load(legacy_dir / f"{name}.npy"),
+        )
+    script = textwrap.dedent(
+        """
+        import json, sys
+        import numpy as np
+        import keras_attnviz
+
+        for path, (x, expected) in json.load(sys.stdin).items():
+            got = keras_attnviz.load_model(path).predict(np.array(x), verbose=0)
+            np.testing.assert_allclose(got, np.array(expected), atol=1e-5)
+            print("loaded", path)
+        """
+    )
+    payload = {path: (x.tolist(), y.tolist()) for path, (x, y) in cases.items()}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("loaded") == len(cases) == 6
+
+
+# Hostile and wrong input
+
+
+def test_missing_file_raises_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.h5"):
+        load_model(tmp_path / "nowhere.h5")
+
+
+@pytest.mark.parametrize("extension", [".h5", ".keras"])
+def test_text_file_raises_value_error_naming_it(tmp_path, extension):
+    path = tmp_path / f"notes{extension}"
+    path.write_text("not a model\n")
+    with pytest.raises(ValueError, match=f"notes{extension}"):
+        load_model(path)
+
+
+def test_h5_without_model_raises_value_error(tmp_path):
+    with h5py.File(tmp_path / "data.h5", "w") as f:
+        f["x"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"data\.h5.*holds no model"):
+        load_model(tmp_path / "data.h5")
+
+
+def test_weights_only_file_points_to_load_weights(tmp_path):
+    model = _masked_model()
+    model.save_weights(tmp_path / "only.weights.h5")
+    with pytest.raises(ValueError, match="load_weights"):
+        load_model(tmp_path / "only.weights.h5")
+
+
+@pytest.mark.parametrize("extension", [".h5", ".keras"])
+def test_truncated_file_raises_value_error(tmp_path, extension):
+    model = _masked_model()
+    model.save(tmp_path / f"whole{extension}")
+    data = (tmp_path / f"whole{extension}").read_bytes()
+    for fraction in (0.3, 0.9):
+        path = tmp_path / f"cut{extension}"
+        path.write_bytes(data[: int(len(data) * fraction)])
+        with pytest.raises(ValueError, match=f"cut{extension}"):
+            load_model(path)
+
+
+def test_corrupt_config_raises_value_error(tmp_path):
+    _masked_model().save(tmp_path / "model.h5")
+    with h5py.File(tmp_path / "model.h5", "r+") as f:
+        f.attrs["model_config"] = "{not json"
+    with pytest.raises(ValueError, match=r"model\.h5.*not valid JSON"):
+        load_model(tmp_path / "model.h5")
+
+
+def test_keras_archive_without_config_raises_value_error(tmp_path):
+    with zipfile.ZipFile(tmp_path / "empty.keras", "w") as archive:
+        archive.writestr("metadata.json", "{}")
+    with pytest.raises(ValueError, match="no `config.json`"):
+        load_model(tmp_path / "empty.keras")
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"path": 3}, "path"),
+        ({"path": b"model.h5"}, "path"),
+        ({"custom_objects": ["f"]}, "custom_objects"),
+        ({"safe_mode": "no"}, "safe_mode"),
+        ({"compile": 1}, "compile"),
+    ],
+)
+def test_wrong_types_raise_type_error(kwargs, name):
+    arguments = {"path": "model.h5", **kwargs}
+    with pytest.raises(TypeError, match=f"`{name}`"):
+        load_model(arguments.pop("path"), **arguments)
+
+
+def test_unknown_extension_lists_the_supported_ones(tmp_path):
+    with pytest.raises(ValueError, match=r"\.keras, \.h5, \.hdf5.*model\.pb"):
+        load_model(tmp_path / "model.pb")
+
+
+def test_directory_raises_value_error(tmp_path):
+    (tmp_path / "dir.keras").mkdir()
+    with pytest.raises(ValueError, match="directory"):
+        load_model(tmp_path / "dir.keras")

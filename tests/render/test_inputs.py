@@ -177,3 +177,24 @@ def test_token_weights_needs_1d_weights_and_tokens():
 def test_token_weights_refuses_to_merge_a_string():
     with pytest.raises(ValueError, match="needs a list of tokens"):
         token_weights("##ab", [1.0] * 4, merge=True)
+
+
+def test_render_modules_import_no_keras_and_plotting_lazily():
+    import ast
+    import pathlib
+
+    import keras_attnviz.render
+
+    for path in pathlib.Path(keras_attnviz.render.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            roots = {name.split(".")[0] for name in names}
+            assert not roots & {"keras", "tensorflow"}, path.name
+            if node in tree.body:  # a module-level import
+                assert not roots & {"matplotlib", "pandas", "IPython"}, path.name

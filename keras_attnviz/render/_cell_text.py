@@ -12,7 +12,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.font_manager import FontProperties
 from matplotlib.text import Text
-from matplotlib.textpath import TextPath
+from matplotlib.path import Path
+from matplotlib.textpath import text_to_path
 from matplotlib.transforms import Affine2D, TransformedPatchPath
 
 
@@ -102,11 +103,14 @@ class _OutlineRenderer:
         key = (s, hash(prop))
         path = self._paths.get(key)
         if path is None:
-            path = self._paths[key] = TextPath((0, 0), s, prop=prop)
-        # The path is in points; Agg's y axis points down.
+            # Not `TextPath`, which would read `$...$` as mathtext.
+            vertices, codes = text_to_path.get_text_path(prop, s, ismath=False)
+            path = self._paths[key] = Path(vertices, codes)
+        # The outline is drawn at `FONT_SCALE` points; Agg's y axis points down.
+        points = prop.get_size_in_points() / text_to_path.FONT_SCALE
         transform = (
             Affine2D()
-            .scale(self.renderer.points_to_pixels(1.0))
+            .scale(self.renderer.points_to_pixels(points))
             .rotate_deg(angle)
             .translate(x, self.renderer.height - y)
         )

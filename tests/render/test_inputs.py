@@ -1,3 +1,5 @@
+import ast
+import pathlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -5,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import keras_attnviz.render
 from keras_attnviz.render.inputs import (
     align,
     as_weights,
@@ -12,6 +15,8 @@ from keras_attnviz.render.inputs import (
     token_weights,
     unpack_attention_map,
 )
+
+RENDER = "keras_attnviz.render"
 
 
 def test_as_weights_converts_lists_and_ints_to_float64():
@@ -179,22 +184,39 @@ def test_token_weights_refuses_to_merge_a_string():
         token_weights("##ab", [1.0] * 4, merge=True)
 
 
-def test_render_modules_import_no_keras_and_plotting_lazily():
-    import ast
-    import pathlib
+def _imports(path):
+    """(module-level import roots, all import roots, render modules imported)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top, every, render = set(), set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            names = [node.module or ""]
+        else:
+            continue
+        roots = {name.split(".")[0] for name in names}
+        every |= roots
+        if node in tree.body:
+            top |= roots
+            render |= {n.split(".")[2] for n in names if n.startswith(RENDER + ".")}
+            if isinstance(node, ast.ImportFrom) and node.module == RENDER:
+                render |= {alias.name for alias in node.names}
+    return top, every, render
 
-    import keras_attnviz.render
 
-    for path in pathlib.Path(keras_attnviz.render.__file__).parent.glob("*.py"):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            else:
-                continue
-            roots = {name.split(".")[0] for name in names}
-            assert not roots & {"keras", "tensorflow"}, path.name
-            if node in tree.body:  # a module-level import
-                assert not roots & {"matplotlib", "pandas", "IPython"}, path.name
+def test_render_never_imports_keras_and_imports_plotting_lazily():
+    package = pathlib.Path(keras_attnviz.render.__file__).parent
+    for path in package.glob("*.py"):
+        _, every, _ = _imports(path)
+        assert not every & {"keras", "tensorflow"}, path.name
+    # Modules loaded by `import keras_attnviz.render` import matplotlib, pandas
+    # and IPython only inside the functions that need them.
+    pending, seen = ["__init__"], set()
+    while pending:
+        name = pending.pop()
+        seen.add(name)
+        top, _, render = _imports(package / f"{name}.py")
+        assert not top & {"matplotlib", "pandas", "IPython"}, name
+        pending.extend(render - seen)
+    assert {"html_spans", "_html_document", "styler", "color_scale"} <= seen

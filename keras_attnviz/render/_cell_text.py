@@ -11,8 +11,8 @@ ordinary text, which stays selectable. The artists are real `Text` objects, so
 import numpy as np
 from matplotlib.backends.backend_agg import RendererAgg
 from matplotlib.font_manager import FontProperties
-from matplotlib.text import Text
 from matplotlib.path import Path
+from matplotlib.text import Text
 from matplotlib.textpath import text_to_path
 from matplotlib.transforms import Affine2D, TransformedPatchPath
 

@@ -5,9 +5,14 @@ import numpy as np
 from keras_attnviz.render.color_scale import ColorScale
 from keras_attnviz.render.inputs import token_weights
 
-# Keep spaces visible in character cells and the text black wherever the
-# notebook theme sets another default; white text is set per dark cell.
-_TABLE_STYLES = [{"selector": "td", "props": "white-space: pre; color: #000000"}]
+# Keep spaces visible and characters aligned, and the text black wherever the
+# notebook theme sets another default (each cell then sets its own colour).
+_TABLE_STYLES = [
+    {
+        "selector": "td",
+        "props": "white-space: pre; font-family: monospace; color: #000000",
+    }
+]
 
 
 def styler(

@@ -181,6 +181,12 @@ def test_accepts_an_attention_map_and_tensors():
     np.testing.assert_allclose(spans.weights, [0.1, 0.9], rtol=1e-6)
 
 
+def test_empty_input_gives_an_empty_block():
+    spans = html_spans([], [])
+    assert parse(spans.to_html()).spans == []
+    assert '<div class="kav-text"></div>' in spans.to_html()
+
+
 def test_repr_html_is_the_fragment():
     spans = html_spans("ab", [0.1, 0.2])
     assert spans._repr_html_() == spans.to_html()

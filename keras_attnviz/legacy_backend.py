@@ -10,6 +10,7 @@ written out here, every other name falls through to `keras.ops`.
 import types
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -144,7 +145,7 @@ def lambda_globals():
     Returns:
         A dict for the globals of a rebuilt lambda: `K` and `backend` (the
         Keras 2 backend functions), `keras` (Keras 3 with that backend), `ops`
-        (`keras.ops`) and, where TensorFlow is installed, `tf`.
+        (`keras.ops`), `np` and, where TensorFlow is installed, `tf`.
     """
     backend = Keras2Backend()
     names = {
@@ -152,6 +153,7 @@ def lambda_globals():
         "backend": backend,
         "keras": Keras2Namespace(backend),
         "ops": ops,
+        "np": np,
     }
     try:
         import tensorflow as tf

@@ -25,9 +25,9 @@ def load_model(path, *, custom_objects=None, safe_mode=True, compile=False):
     A `Lambda` layer stores its function as Python bytecode, which runs when the
     model is loaded. Files that contain any are refused unless
     `safe_mode=False`, before anything from them is deserialized. With
-    `safe_mode=False`, old lambdas find the globals they used to: `K` and
-    `backend` (the Keras 2 backend functions, on `keras.ops`), `keras` and
-    `tf`.
+    `safe_mode=False`, lambdas find the globals they commonly use: `K` and
+    `backend` (the Keras 2 backend functions, on `keras.ops`), `keras`, `ops`,
+    `np` and `tf`.
 
     Args:
         path: str or `os.PathLike`, a `.keras`, `.h5` or `.hdf5` file.
@@ -37,7 +37,8 @@ def load_model(path, *, custom_objects=None, safe_mode=True, compile=False):
         safe_mode: bool. If `True` (default), refuse files that contain Python
             code (lambdas). Only pass `False` for files from a trusted source.
         compile: bool. Whether to compile the model with the training
-            configuration saved in the file. Defaults to `False`.
+            configuration saved in the file, if it has one. Defaults to
+            `False`.
 
     Returns:
         A `keras.Model`.
@@ -114,14 +115,19 @@ def _parse_config(text, path):
     return config
 
 
-def _check_code(config, path, safe_mode):
+def _trusted_lambdas(config, path, safe_mode):
+    """The functions stored as code in `config`, if the user trusts the file.
+
+    Refuses the file when `safe_mode` is on. Otherwise rewrites `config` to
+    refer to the functions by name and returns them, for `custom_objects`.
+    """
     found = lambda_code.find_code(config)
     if found and safe_mode:
         lambda_code.refuse_code(found, path)
-    return bool(found)
+    return lambda_code.rebuild_lambdas(config) if found else {}
 
 
-def _load_keras_file(path, custom_objects, safe_mode, compile):
+def _read_keras_config(path):
     if not zipfile.is_zipfile(path):
         raise ValueError(
             f"The file {path!r} is not a `.keras` archive (a zip file): it is "
@@ -129,18 +135,32 @@ def _load_keras_file(path, custom_objects, safe_mode, compile):
         )
     try:
         with zipfile.ZipFile(path) as archive:
-            text = archive.read("config.json")
+            return _parse_config(archive.read("config.json"), path)
     except KeyError as e:
         raise ValueError(
             f"The file {path!r} holds no model: it has no `config.json`."
         ) from e
     except (zipfile.BadZipFile, OSError) as e:
         raise ValueError(f"The file {path!r} is corrupt. Received: {e}") from e
-    # Keras checks lambdas too; checking first gives every format one message.
-    _check_code(_parse_config(text, path), path, safe_mode)
-    return keras.saving.load_model(
-        path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
+
+
+def _load_keras_file(path, custom_objects, safe_mode, compile):
+    config = _read_keras_config(path)
+    lambdas = _trusted_lambdas(config, path, safe_mode)
+    if not lambdas:
+        return keras.saving.load_model(
+            path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
+        )
+    # Keras would rebuild the lambdas without the globals they use (`ops`,
+    # `keras`, ...), so the trusted ones are rebuilt here and Keras loads the
+    # rest of the model around them.
+    if not compile:
+        config.pop("compile_config", None)
+    model = keras.saving.deserialize_keras_object(
+        config, custom_objects={**(custom_objects or {}), **lambdas}
     )
+    _load_weights(model, path)
+    return model
 
 
 def _read_h5_attributes(path):
@@ -171,13 +191,20 @@ def _read_h5_attributes(path):
 def _load_h5_file(path, custom_objects, safe_mode, compile):
     attrs = _read_h5_attributes(path)
     config = _parse_config(attrs["model_config"], path)
-    objects = dict(custom_objects or {})
-    if _check_code(config, path, safe_mode):
-        objects.update(lambda_code.rebuild_lambdas(config))
+    objects = {**(custom_objects or {}), **_trusted_lambdas(config, path, safe_mode)}
     config = h5_config.translate(config, h5_config.is_keras2(attrs["keras_version"]))
     model = _model_class(config, path).from_config(
         config["config"], custom_objects=objects
     )
+    _load_weights(model, path)
+    if compile and attrs["training_config"] is not None:
+        training_config.compile_model(
+            model, _parse_json(attrs["training_config"], path), objects
+        )
+    return model
+
+
+def _load_weights(model, path):
     try:
         model.load_weights(path)
     except (OSError, KeyError, ValueError) as e:
@@ -185,11 +212,6 @@ def _load_h5_file(path, custom_objects, safe_mode, compile):
             f"Could not load the weights of the model in {path!r}: the file is "
             f"truncated or does not match its model config. Received: {e}"
         ) from e
-    if compile and attrs["training_config"] is not None:
-        training_config.compile_model(
-            model, _parse_json(attrs["training_config"], path), objects
-        )
-    return model
 
 
 def _model_class(config, path):

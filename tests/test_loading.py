@@ -12,6 +12,7 @@ import h5py
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from keras_attnviz.layers import AdditiveAttention, DotProductAttention
 from keras_attnviz.legacy_backend import Keras2Backend
@@ -61,12 +62,17 @@ def _expect_same(loaded, original, x):
 # Keras 3 files
 
 
-def test_keras3_h5_with_mask_zero_reloads_with_identical_predictions(tmp_path, tokens):
+@pytest.mark.parametrize("extension", [".h5", ".hdf5"])
+def test_keras3_h5_with_mask_zero_reloads_with_identical_predictions(
+    tmp_path, tokens, extension
+):
     model = _masked_model()
-    path = tmp_path / "masked.h5"
+    path = tmp_path / f"masked{extension}"
     model.save(path)
     loaded = load_model(path)
-    assert [layer.name for layer in loaded.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in loaded.layers] == [
+        layer.name for layer in model.layers
+    ]
     _expect_same(loaded, model, tokens)
     # The mask still works: padding does not change the output.
     padded = np.concatenate([np.zeros((4, 3), "int64"), tokens], axis=1)
@@ -86,6 +92,41 @@ def test_keras3_h5_keeps_explicit_ops_in_the_graph(tmp_path):
     x = np.random.default_rng(0).normal(size=(3, 5, 3))
     x[0, 3:] = 0.0
     _expect_same(load_model(tmp_path / "ops.h5"), model, x)
+
+
+def test_keras3_h5_nested_multi_io_model_reloads_compiled(tmp_path):
+    first = keras.Input((None,), dtype="int32", name="first")
+    second = keras.Input((None,), dtype="int32", name="second")
+    embed = [keras.layers.Embedding(VOCABULARY, 4, mask_zero=True) for _ in "ab"]
+    # Concatenating masked inputs puts the ops that merge their masks in the graph.
+    joined = keras.layers.Concatenate(axis=1)([embed[0](first), embed[1](second)])
+    states = keras.layers.GRU(5, return_sequences=True)(joined)
+    nested = keras.Sequential(
+        [keras.layers.Embedding(VOCABULARY, 4, mask_zero=True), keras.layers.GRU(5)],
+        name="nested",
+    )
+    context = AdditiveAttention(name="attention")(states)
+    outputs = [
+        keras.layers.Dense(2, name="a")(context),
+        keras.layers.Dense(1, name="b")(nested(second)),
+    ]
+    model = keras.Model([first, second], outputs)
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.02),
+        loss=["mse", keras.losses.BinaryCrossentropy(from_logits=True)],
+        metrics=[["mae"], ["accuracy"]],
+    )
+    model.save(tmp_path / "nested.h5")
+    loaded = load_model(tmp_path / "nested.h5", compile=True)
+    x = [np.array([[0, 1, 2, 3], [4, 5, 0, 0]]), np.array([[1, 1, 0, 0], [0, 0, 2, 3]])]
+    got, expected = loaded.predict(x, verbose=0), model.predict(x, verbose=0)
+    for name, (a, b) in enumerate(zip(got, expected, strict=True)):
+        np.testing.assert_allclose(a, b, atol=1e-6, err_msg=f"output {name}")
+    np.testing.assert_allclose(float(loaded.optimizer.learning_rate), 0.02)
+    y = [np.zeros((2, 2)), np.ones((2, 1))]
+    np.testing.assert_allclose(
+        loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0), rtol=1e-5
+    )
 
 
 def test_keras_file_is_delegated_with_custom_objects(tmp_path, tokens):
@@ -150,7 +191,12 @@ def test_keras2_recipe_is_refused_in_safe_mode(legacy_dir):
 
 def test_keras2_recipe_gives_keras2_numbers_when_trusted(legacy_dir):
     model = _expect_keras2_numbers(legacy_dir, "recipe", safe_mode=False)
-    assert model.get_layer("attention_vec").output.shape == (None, LENGTH)
+    weights = keras.Model(model.input, model.get_layer("attention_vec").output)
+    np.testing.assert_allclose(
+        weights.predict(np.load(legacy_dir / "inputs.npy"), verbose=0),
+        np.load(legacy_dir / "recipe_attention.npy"),
+        atol=1e-6,
+    )
 
 
 @pytest.mark.parametrize("name", ["lambdas", "named_function"])
@@ -169,9 +215,12 @@ def test_safe_mode_runs_nothing_from_the_file(legacy_dir):
     marker.unlink()
 
 
-def test_keras3_lambdas_are_refused_in_safe_mode(tmp_path):
+def test_keras3_lambdas_are_refused_in_safe_mode_and_find_their_globals(tmp_path):
     inputs = keras.Input((4, 3))
-    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2.0)(inputs))
+    # Keras's own loader rebuilds lambdas without globals: no `ops`, no `keras`.
+    pooled = keras.layers.Lambda(lambda x: ops.sum(x, axis=1))(inputs)
+    scaled = keras.layers.Lambda(lambda x: keras.ops.exp(x) * 2.0)(pooled)
+    model = keras.Model(inputs, scaled)
     for extension in (".h5", ".keras"):
         model.save(tmp_path / f"lambda{extension}")
         with pytest.raises(ValueError, match="safe_mode=False"):
@@ -280,6 +329,7 @@ def test_fresh_process_loads_without_custom_objects(legacy_dir, tmp_path, tokens
             got = keras_attnviz.load_model(path).predict(np.array(x), verbose=0)
             np.testing.assert_allclose(got, np.array(expected), atol=1e-5)
             print("loaded", path)
+        assert "tf_keras" not in sys.modules
         """
     )
     payload = {path: (x.tolist(), y.tolist()) for path, (x, y) in cases.items()}

@@ -119,7 +119,7 @@ class BaseAttention(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        query_shape, values_shape, keys_shape = self._split_shapes(input_shape)
+        query_shape, _, keys_shape = self._split_shapes(input_shape)
         query_dim = None if query_shape is None else query_shape[-1]
         key_dim = keys_shape[-1]
         if key_dim is None or (query_shape is not None and query_dim is None):

@@ -38,7 +38,8 @@ class DotProductAttention(BaseAttention):
     With `score="dot"` the score is the dot product of query and key, which
     must have the same size. With `score="general"` a learned matrix `W`
     sits in between, so the sizes may differ. Called on `values` alone, the
-    layer pools them with a learned query vector of the key size.
+    layer pools them with a learned query vector of the key size (with
+    `score="general"`, that query and `W` together act as one learned vector).
 
     Unlike `keras.layers.Attention(use_scale=True)`, whose scale is a learned
     scalar, the scale here is fixed: `scale=True` divides the scores by

@@ -68,8 +68,15 @@ def build_classifier(vocab_size, maxlen=MAXLEN, *, units=32):
     return keras.Model(ids, output, name="char_gru_attention")
 
 
-def run_demo(out_dir="attnviz-demo", *, epochs=None, seed=0, n_train=3000,
-             n_test=200, verbose="auto"):
+def run_demo(
+    out_dir="attnviz-demo",
+    *,
+    epochs=None,
+    seed=0,
+    n_train=3000,
+    n_test=200,
+    verbose="auto",
+):
     """Trains, saves, reloads, probes and renders the demo classifier.
 
     Args:
@@ -109,8 +116,13 @@ def run_demo(out_dir="attnviz-demo", *, epochs=None, seed=0, n_train=3000,
 
     model = build_classifier(len(vocab))
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
-    model.fit(encode(train), train.labels, epochs=epochs or _DEFAULT_EPOCHS,
-              batch_size=64, verbose=verbose)
+    model.fit(
+        encode(train),
+        train.labels,
+        epochs=epochs or _DEFAULT_EPOCHS,
+        batch_size=64,
+        verbose=verbose,
+    )
 
     model_path = os.path.join(out_dir, "model.h5")
     vocab_path = os.path.join(out_dir, "vocab.json")
@@ -126,8 +138,10 @@ def run_demo(out_dir="attnviz-demo", *, epochs=None, seed=0, n_train=3000,
         result.sample(i, LAYER_NAME, tokens=list(text))
         for i, text in enumerate(test.texts)
     ]
-    hits = [_peak_on_cue(amap.weights, span) for amap, span in
-            zip(maps, test.cue_spans, strict=True)]
+    hits = [
+        _peak_on_cue(amap.weights, span)
+        for amap, span in zip(maps, test.cue_spans, strict=True)
+    ]
     predictions = (probabilities > 0.5).astype(int)
     positives = [hit for hit, label in zip(hits, test.labels, strict=True) if label]
     summary = DemoSummary(
@@ -160,15 +174,13 @@ def _write_report(out_dir, maps, probabilities, data, hits):
     from keras_attnviz.render import html_report
 
     rows = range(min(len(maps), 24))
-    notes = [_hit_note(hits[i]) for i in rows]
     path = os.path.join(out_dir, "report.html")
     html_report(
         [maps[i] for i in rows],
         predictions=[f"{probabilities[i]:.2f}" for i in rows],
         labels=[int(data.labels[i]) for i in rows],
-        notes=notes,
-        title="keras-attnviz demo: which characters the classifier attends to",
-    ).save(path)
+        columns={"top character": [_hit_note(hits[i]) for i in rows]},
+    ).save(path, title="keras-attnviz demo: what the classifier attends to")
     return path
 
 
@@ -194,8 +206,9 @@ def _write_heatmap(out_dir, maps, probabilities, data, rows=8):
         chars[row, :n] = amap.tokens
         hidden[row, :n] = False
     labels = [f"y={data.labels[i]} p={probabilities[i]:.2f}" for i in range(rows)]
-    figure = Figure(figsize=(max(8, width * 0.22), 0.5 * rows + 1.5),
-                    layout="constrained")
+    figure = Figure(
+        figsize=(max(8, width * 0.22), 0.5 * rows + 1.5), layout="constrained"
+    )
     ax = figure.add_subplot()
     heatmap(weights, y_labels=labels, annot=chars, mask=hidden, ax=ax)
     ax.set_xlabel("character position")

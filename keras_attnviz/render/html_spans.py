@@ -160,13 +160,15 @@ class HTMLReport(_html_document.HTMLDocument):
         predictions: the predictions shown, or `None`.
         labels: the labels shown, or `None`.
         scale: the shared `ColorScale`, or `None` when each row has its own.
+        columns: dict of further columns, name -> one value per sample.
     """
 
-    def __init__(self, rows, predictions, labels, scale):
+    def __init__(self, rows, predictions, labels, scale, columns=None):
         self.rows = rows
         self.predictions = predictions
         self.labels = labels
         self.scale = scale
+        self.columns = columns or {}
 
     def _body(self):
         columns = {"#": range(len(self.rows))}
@@ -174,7 +176,10 @@ class HTMLReport(_html_document.HTMLDocument):
             columns["prediction"] = self.predictions
         if self.labels is not None:
             columns["label"] = self.labels
-        header = "".join(f"<th>{name}</th>" for name in [*columns, "attention"])
+        columns.update(self.columns)
+        header = "".join(
+            f"<th>{_cell_text(name)}</th>" for name in [*columns, "attention"]
+        )
         body = "".join(
             "<tr>"
             + "".join(
@@ -218,6 +223,7 @@ def html_report(
     *,
     predictions=None,
     labels=None,
+    columns=None,
     shared_scale=False,
     level="auto",
     cmap=None,
@@ -240,6 +246,8 @@ def html_report(
             for attention maps.
         predictions: optional, one per sample (numbers, strings or arrays).
         labels: optional, one per sample.
+        columns: optional dict of further columns shown after the label,
+            name -> one value per sample (e.g. `{"peak on cue": [...]}`).
         shared_scale: one colour scale (and legend) for all rows instead of
             one per row (each running to that row's largest weight).
         level, cmap, vmin, vmax, padding, merge_subwords, show_whitespace:
@@ -250,7 +258,8 @@ def html_report(
 
     Raises:
         ValueError: if the numbers of samples, weight rows, predictions and
-            labels differ, or for any reason `html_spans` gives.
+            labels (or any of `columns`) differ, or for any reason
+            `html_spans` gives.
 
     Example:
 
@@ -271,6 +280,10 @@ def html_report(
     )
     predictions = _per_sample(predictions, "predictions", len(samples))
     labels = _per_sample(labels, "labels", len(samples))
+    columns = {
+        name: _per_sample(values, f"columns[{name!r}]", len(samples))
+        for name, values in (columns or {}).items()
+    }
     prepared = []
     for sample, sample_weights in zip(samples, rows_of_weights, strict=True):
         sample_level = _resolve_level(level, sample)
@@ -293,4 +306,4 @@ def html_report(
         )
         for sample_tokens, sample_weights, sample_level in prepared
     ]
-    return HTMLReport(rows, predictions, labels, scale)
+    return HTMLReport(rows, predictions, labels, scale, columns)

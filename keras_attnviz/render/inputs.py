@@ -158,7 +158,7 @@ def align(tokens, weights, padding=None):
         raise ValueError(
             f'`padding` must be None, "pre" or "post". Received: padding={padding!r}'
         )
-    tokens = [str(token) for token in tokens]
+    tokens = list(tokens) if isinstance(tokens, str) else list(map(str, tokens))
     weights = as_weights(weights)
     if weights.ndim == 0:
         raise ValueError("`weights` must have one value per token. Received: a scalar")

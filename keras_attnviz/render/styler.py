@@ -52,6 +52,7 @@ def styler(
         A `pandas.io.formats.style.Styler`.
 
     Raises:
+        ImportError: if Jinja2, which pandas' Styler needs, is missing.
         TypeError: if the weights are not numeric or `width` is not an int.
         ValueError: if `width < 1`, or the weights are not 1-D, hold NaN or
             inf, or do not match the tokens.
@@ -66,7 +67,15 @@ def styler(
     ```
     """
     import pandas as pd
-    from pandas.io.formats.style import Styler
+
+    try:
+        from pandas.io.formats.style import Styler
+    except ImportError as error:
+        # pandas renders Styler tables with Jinja2, an optional pandas extra.
+        raise ImportError(
+            "`styler` needs Jinja2 for pandas' Styler: `pip install jinja2`. "
+            f"Received: {error}"
+        ) from error
 
     if not isinstance(width, int | np.integer) or isinstance(width, bool):
         raise TypeError(f"`width` must be an int. Received: width={width!r}")

@@ -132,3 +132,12 @@ def test_length_mismatch_and_nan_are_refused():
 
 def test_empty_text_gives_an_empty_row():
     assert styler("", []).data.shape == (1, 50)
+
+
+def test_missing_jinja2_names_the_install_command(monkeypatch):
+    import sys
+
+    # A None entry in sys.modules makes the import fail as if not installed.
+    monkeypatch.setitem(sys.modules, "pandas.io.formats.style", None)
+    with pytest.raises(ImportError, match="pip install jinja2"):
+        styler("ab", [0.5, 0.5])

@@ -36,8 +36,8 @@ class AttentionProbe:
 
     Attributes:
         layer_names: the names under which results hold each layer's weights.
-            A layer called several times appears once per call, the later calls
-            as `"name:1"`, `"name:2"`, ...
+            A layer called several times appears once per call, in the order the
+            model computes them: `"name"`, `"name:1"`, `"name:2"`, ...
         model: the rebuilt `keras.Model`; it returns the model's outputs, then
             the weights and masks of each layer.
 
@@ -230,16 +230,18 @@ def _select_layers(model, layers):
                 "`layers` must hold layer names or layer objects. "
                 f"Received: {entry!r} of type {type(entry).__name__}"
             )
-    if any(isinstance(_layer_by_id(found, i), keras.Model) for i in selected):
-        raise ValueError(
-            "`layers` must name the layers inside a nested model, not the nested "
-            f"model itself. Received: layers={layers}"
-        )
+    for _, layer in found:
+        if id(layer) in selected and isinstance(layer, keras.Model):
+            raise ValueError(
+                "`layers` must name the layers inside a nested model, not the "
+                f"nested model itself. Received: {layer.name!r}"
+            )
+        if id(layer) in selected and isinstance(layer, keras.layers.InputLayer):
+            raise ValueError(
+                "`layers` must name layers that output attention weights. "
+                f"Received: {layer.name!r}, an input of the model"
+            )
     return selected
-
-
-def _layer_by_id(found, layer_id):
-    return next(layer for _, layer in found if id(layer) == layer_id)
 
 
 def _unknown_name_message(name, available):

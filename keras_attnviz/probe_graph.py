@@ -134,7 +134,11 @@ def _rebuild(model, selected, prefix=()):
     """Rebuild one (possibly nested) model; returns the rebuilt model and taps."""
     # A fresh view of the same graph: no compile state to clone, and Sequential
     # models get a Functional graph to walk.
-    view = keras.Model(model.input, model.output, name=model.name)
+    if isinstance(model, keras.Sequential):
+        # Its `input` and `output` would be those of its first call as a layer.
+        view = keras.Model(model.inputs[0], model.outputs[0], name=model.name)
+    else:
+        view = keras.Model(model.input, model.output, name=model.name)
     taps = []
     nested = {}
 

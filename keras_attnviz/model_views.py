@@ -34,15 +34,18 @@ def describe_attention_layers(model_path):
     for name, layer_class, shape in probe.describe():
         rows.append((name, layer_class, str(shape)))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+        for row in rows
+    ]
     return f"{model_path}: {len(rows) - 1} attention layer(s)\n" + "\n".join(
         line.rstrip() for line in lines
     )
 
 
-def render_texts(model_path, texts, *, out, tokenizer="char", vocab=None,
-                 layer=None, padding="post"):
+def render_texts(
+    model_path, texts, *, out, tokenizer="char", vocab=None, layer=None, padding="post"
+):
     """Renders the attention a saved model gives to `texts` into `out`.
 
     Models whose input is integer ids need `vocab`; models whose input is raw
@@ -89,9 +92,7 @@ def render_texts(model_path, texts, *, out, tokenizer="char", vocab=None,
 def _check_writable(out):
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise PermissionError(
-            f"--out must be in a writable folder. Received: {out!r}"
-        )
+        raise PermissionError(f"--out must be in a writable folder. Received: {out!r}")
 
 
 def _model_inputs(model, texts, tokenizer, vocab_path, padding):
@@ -179,8 +180,7 @@ def _save_html(out, maps, predictions, name):
     html_report(
         [_one_row(amap) for amap in maps],
         predictions=[_format_prediction(row) for row in predictions],
-        title=title,
-    ).save(out)
+    ).save(out, title=title)
 
 
 def _save_png(out, maps, predictions, name):
@@ -193,6 +193,7 @@ def _save_png(out, maps, predictions, name):
         ax = figure.add_subplot(len(maps), 1, i + 1)
         shown = _one_row(amap) if np.asarray(amap.weights).ndim > 2 else amap
         heatmap(shown, ax=ax)
-        ax.set_title(f"{name}: prediction {_format_prediction(predictions[i])}",
-                     fontsize=9)
+        ax.set_title(
+            f"{name}: prediction {_format_prediction(predictions[i])}", fontsize=9
+        )
     figure.savefig(out, dpi=110)

@@ -10,9 +10,14 @@ from keras_attnviz.render.heatmap import _HeatmapPlotter, _labels
 from keras_attnviz.render.inputs import as_weights, unpack_attention_map
 
 AVERAGE_TITLE = "head mean"
-# Room (inches) beyond the panels for token labels, titles and the colour bar.
-_MARGIN_WIDTH = 1.6
-_MARGIN_HEIGHT = 1.0
+# Layout in inches. Set by hand rather than by a layout engine, whose cost grows
+# fast with the number of panels (a 12 x 12 grid took seconds to lay out).
+_PANEL_GAP = 0.12
+_EDGE = 0.1
+_CBAR_GAP = 0.2
+_CBAR_WIDTH = 0.15
+_CBAR_LABELS = 0.55
+_CBAR_MAX_HEIGHT = 5.0
 
 
 def heads_grid(
@@ -141,19 +146,32 @@ class _HeadsGrid:
         from matplotlib.figure import Figure
 
         n_rows, n_columns = self.panels.shape[:2]
-        figure = Figure(
-            figsize=(
-                n_columns * panel_size + _MARGIN_WIDTH,
-                n_rows * panel_size + _MARGIN_HEIGHT,
-            ),
-            layout="constrained",
-        )
-        # Shared axes: only the outer panels keep their tick labels.
+        left, bottom, top = _label_room(self.x_labels, self.y_labels)
+        right = _EDGE + (_CBAR_GAP + _CBAR_WIDTH + _CBAR_LABELS if cbar else 0.0)
+        grid_width = n_columns * panel_size + (n_columns - 1) * _PANEL_GAP
+        grid_height = n_rows * panel_size + (n_rows - 1) * _PANEL_GAP
+        width, height = left + grid_width + right, bottom + grid_height + top
+        figure = Figure(figsize=(width, height))
         axes = figure.subplots(
-            n_rows, n_columns, sharex=True, sharey=True, squeeze=False
+            n_rows,
+            n_columns,
+            squeeze=False,
+            gridspec_kw={
+                "left": left / width,
+                "right": (left + grid_width) / width,
+                "bottom": bottom / height,
+                "top": (bottom + grid_height) / height,
+                "wspace": _PANEL_GAP / panel_size,
+                "hspace": _PANEL_GAP / panel_size,
+            },
         )
         for (row, column), ax in np.ndenumerate(axes):
-            ax.tick_params(labelsize="small")
+            # Token labels on the outer panels only.
+            ax.tick_params(
+                labelsize="small",
+                labelbottom=row == n_rows - 1,
+                labelleft=column == 0,
+            )
             plotter = _HeatmapPlotter(
                 self.panels[row, column],
                 self.x_labels,
@@ -168,8 +186,42 @@ class _HeadsGrid:
             if column == 0:
                 ax.set_ylabel(self.row_titles[row])
         if cbar:
-            figure.colorbar(image, ax=axes, shrink=min(1.0, 0.4 + 0.2 * n_rows))
+            bar_height = min(grid_height, max(panel_size, _CBAR_MAX_HEIGHT))
+            bar = figure.add_axes(
+                (
+                    (left + grid_width + _CBAR_GAP) / width,
+                    (bottom + (grid_height - bar_height) / 2) / height,
+                    _CBAR_WIDTH / width,
+                    bar_height / height,
+                )
+            )
+            figure.colorbar(image, cax=bar)
         return figure
+
+
+def _label_room(x_labels, y_labels):
+    """Inches left of, below and above the panels for their labels and titles."""
+    import matplotlib
+    from matplotlib.font_manager import FontProperties
+
+    from keras_attnviz.render._label_layout import text_width
+
+    def points(size):
+        return FontProperties(size=size).get_size_in_points()
+
+    rc = matplotlib.rcParams
+    tick = points("small")
+    tick_room = rc["ytick.major.size"] + rc["ytick.major.pad"]
+    # Token labels may be drawn vertical below the panels: room for the widest.
+    left = (
+        max(text_width(label, tick) for label in y_labels)
+        + tick_room
+        + rc["axes.labelpad"]
+        + 1.2 * points(rc["axes.labelsize"])
+    )
+    bottom = max(text_width(label, tick) for label in x_labels) + tick_room
+    top = 1.2 * points("medium") + rc["axes.titlepad"]
+    return tuple(_EDGE + room / 72 for room in (left, bottom, top))
 
 
 def _layer_stack(weights):

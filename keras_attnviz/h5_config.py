@@ -70,7 +70,9 @@ def _translate_object(obj, keras2, top_level):
     if class_name in _MODEL_CLASSES:
         if keras2 and class_name == "Sequential":
             obj["config"] = _keras2_sequential_config(obj["config"])
-        if not keras2:
+        elif keras2:
+            _renumber_keras2_nested_model_nodes(obj["config"])
+        else:
             for layer in obj["config"].get("layers", []):
                 _add_module(layer)
         if not top_level and "module" not in obj:
@@ -123,7 +125,8 @@ def _translate_keras2_layer(obj):
         # Only an input layer defines the input now (see the Sequential case).
         config.pop("batch_input_shape", None)
     dtype = config.get("dtype")
-    if isinstance(dtype, dict) and "module" not in dtype:
+    if isinstance(dtype, dict):
+        # A mixed-precision `Policy`; Keras 3 takes its name.
         config["dtype"] = dtype["config"]["name"]
     if obj["class_name"] == "Lambda":
         _translate_keras2_lambda(config)
@@ -135,6 +138,39 @@ def _translate_keras2_lambda(config):
             config[key] = function_reference(config[key])
     config.pop("module", None)
     config.pop("output_shape_module", None)
+
+
+def _has_own_input_node(layer):
+    """Whether Keras 2 gave a nested model a node of its own, saved or not.
+
+    A model built on its own `Input` starts with a node linking that input to
+    its outputs; Keras 2 counted it in the node indices of a config, Keras 3
+    has no such node.
+    """
+    if layer["class_name"] in ("Functional", "Model"):
+        return True
+    layers = (
+        layer["config"].get("layers") if layer["class_name"] == "Sequential" else None
+    )
+    return bool(layers) and layers[0]["class_name"] == "InputLayer"
+
+
+def _renumber_keras2_nested_model_nodes(config):
+    nested = {
+        layer["name"]
+        for layer in config.get("layers", [])
+        if _has_own_input_node(layer)
+    }
+    if not nested:
+        return
+    groups = [config.get("input_layers", []), config.get("output_layers", [])]
+    for layer in config["layers"]:
+        groups.extend(layer.get("inbound_nodes", []))
+    for group in groups:
+        # A group is a list of `[name, node_index, tensor_index, ...]`, or one.
+        for reference in [group] if group and isinstance(group[0], str) else group:
+            if reference[0] in nested:
+                reference[1] -= 1
 
 
 def _keras2_sequential_config(config):

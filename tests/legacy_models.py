@@ -48,6 +48,29 @@ def bidirectional():
     )
 
 
+def mixed_precision():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = masked_gru()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    return model
+
+
+def nested():
+    encoder = keras.Sequential(
+        [
+            L.InputLayer((LENGTH,)),
+            L.Embedding(VOCABULARY, 8, mask_zero=True),
+            L.GRU(4, return_sequences=True),
+        ],
+        name="encoder",
+    )
+    tokens = L.Input((LENGTH,))
+    pooled = L.GlobalAveragePooling1D()(encoder(tokens))
+    return keras.Model(tokens, L.Dense(1)(pooled))
+
+
 def recipe():
     """The attention recipe of the much-copied Stack Overflow answer."""
     tokens = L.Input((LENGTH,))
@@ -114,6 +137,8 @@ def main(out_dir):
         "masked_gru": masked_gru(),
         "lstm": lstm(),
         "bidirectional": bidirectional(),
+        "mixed_precision": mixed_precision(),
+        "nested": nested(),
         "recipe": recipe(),
         "lambdas": lambdas(),
         "named_function": named_function(),

@@ -177,9 +177,13 @@ def test_legacy_files_are_keras2_files(legacy_dir):
         assert '"time_major": false' in f.attrs["model_config"]
 
 
-@pytest.mark.parametrize("name", ["masked_gru", "lstm", "bidirectional"])
-def test_keras2_recurrent_models_give_keras2_numbers(legacy_dir, name):
-    _expect_keras2_numbers(legacy_dir, name)
+@pytest.mark.parametrize(
+    "name", ["masked_gru", "lstm", "bidirectional", "mixed_precision", "nested"]
+)
+def test_keras2_models_give_keras2_numbers(legacy_dir, name):
+    model = _expect_keras2_numbers(legacy_dir, name)
+    if name == "mixed_precision":
+        assert model.get_layer(index=2).dtype_policy.name == "mixed_float16"
 
 
 def test_keras2_recipe_is_refused_in_safe_mode(legacy_dir):

@@ -38,31 +38,42 @@ def legend(scale):
     )
 
 
-def document(body, title):
-    """A standalone UTF-8 page around `body`: inline CSS, no script, no CDN."""
+def _page_head(title):
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title, quote=True)}</title>\n{STYLESHEET}\n"
-        f"</head>\n<body>\n{body}\n</body>\n</html>\n"
+        "</head>\n<body>\n"
     )
 
 
+_PAGE_TAIL = "\n</body>\n</html>\n"
+
+
 class HTMLDocument:
-    """Base of the HTML outputs; subclasses write `_body()`, the markup itself."""
+    """Base of the HTML outputs.
+
+    Subclasses write `_parts()`: the markup as a list of strings, joined once
+    here, since a long text makes millions of them.
+    """
 
     def to_html(self):
         """Returns an HTML fragment (layout CSS, then the markup) to embed."""
-        return STYLESHEET + self._body()
+        parts = self._parts()
+        parts.insert(0, STYLESHEET)
+        return "".join(parts)
 
     def _repr_html_(self):
         return self.to_html()
 
     def save(self, path, *, title="Attention weights"):
-        """Writes a standalone UTF-8 HTML page that works offline.
+        """Writes a standalone UTF-8 HTML page: inline CSS, no script, no CDN.
 
         Args:
             path: the file to write (str or path-like).
             title: the page title (escaped).
         """
+        parts = self._parts()
+        parts.insert(0, _page_head(title))
+        parts.append(_PAGE_TAIL)
         with open(path, "w", encoding="utf-8") as file:
-            file.write(document(self._body(), title))
+            file.write("".join(parts))

@@ -32,19 +32,20 @@ class HTMLSpans(_html_document.HTMLDocument):
         self.legend = legend
         self.show_whitespace = show_whitespace
 
-    def _body(self):
-        spans = _spans(
+    def _parts(self):
+        parts = _spans(
             self.tokens,
             self.weights,
             self.scale,
             separator="" if self.level == "char" else " ",
             show_whitespace=self.show_whitespace,
         )
-        legend = _html_document.legend(self.scale) if self.legend else ""
-        return (
-            f'<div class="kav-spans kav-{self.level}">'
-            f'<div class="kav-text">{spans}</div>{legend}</div>'
+        parts.insert(
+            0, f'<div class="kav-spans kav-{self.level}"><div class="kav-text">'
         )
+        legend = _html_document.legend(self.scale) if self.legend else ""
+        parts.append(f"</div>{legend}</div>")
+        return parts
 
 
 def _spans(tokens, weights, scale, *, separator, show_whitespace):
@@ -66,7 +67,7 @@ def _spans(tokens, weights, scale, *, separator, show_whitespace):
     parts[0::3] = openings[scale.indices(weights)].tolist()
     parts[1::3] = map("{:.6g}".format, weights.tolist())
     parts[2::3] = map(texts.__getitem__, tokens)
-    return "".join(parts)
+    return parts
 
 
 def _resolve_level(level, tokens):
@@ -170,29 +171,27 @@ class HTMLReport(_html_document.HTMLDocument):
         self.scale = scale
         self.columns = columns or {}
 
-    def _body(self):
+    def _parts(self):
         columns = {"#": range(len(self.rows))}
         if self.predictions is not None:
             columns["prediction"] = self.predictions
         if self.labels is not None:
             columns["label"] = self.labels
-        columns.update(self.columns)
-        header = "".join(
-            f"<th>{_cell_text(name)}</th>" for name in [*columns, "attention"]
-        )
-        body = "".join(
-            "<tr>"
-            + "".join(
+        header = "".join(f"<th>{name}</th>" for name in [*columns, "attention"])
+        legend = _html_document.legend(self.scale) if self.scale else ""
+        parts = [
+            f'<div class="kav-report-box">{legend}<table class="kav-report">'
+            f"<thead><tr>{header}</tr></thead><tbody>"
+        ]
+        for i, row in enumerate(self.rows):
+            cells = "".join(
                 f"<td>{_cell_text(values[i])}</td>" for values in columns.values()
             )
-            + f"<td>{row._body()}</td></tr>"
-            for i, row in enumerate(self.rows)
-        )
-        legend = _html_document.legend(self.scale) if self.scale else ""
-        return (
-            f'<div class="kav-report-box">{legend}<table class="kav-report">'
-            f"<thead><tr>{header}</tr></thead><tbody>{body}</tbody></table></div>"
-        )
+            parts.append(f"<tr>{cells}<td>")
+            parts.extend(row._parts())
+            parts.append("</td></tr>")
+        parts.append("</tbody></table></div>")
+        return parts
 
 
 def _cell_text(value):

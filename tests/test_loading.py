@@ -17,6 +17,7 @@ from keras import ops
 from keras_attnviz.layers import AdditiveAttention, DotProductAttention
 from keras_attnviz.legacy_backend import Keras2Backend
 from keras_attnviz.loading import load_model
+from keras_attnviz.probe import AttentionProbe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VOCABULARY, LENGTH = 30, 7
@@ -430,3 +431,33 @@ def test_directory_raises_value_error(tmp_path):
     (tmp_path / "dir.keras").mkdir()
     with pytest.raises(ValueError, match="directory"):
         load_model(tmp_path / "dir.keras")
+
+
+# What comes back is what the probe needs
+
+
+def test_probe_reads_keras2_attention_from_a_loaded_recipe(legacy_dir):
+    model = load_model(legacy_dir / "recipe.h5", safe_mode=False)
+    result = AttentionProbe(model, layers=["attention_vec"]).predict(
+        np.load(legacy_dir / "inputs.npy"), verbose=0
+    )
+    np.testing.assert_allclose(
+        result.outputs, np.load(legacy_dir / "recipe.npy"), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        result.attention["attention_vec"],
+        np.load(legacy_dir / "recipe_attention.npy"),
+        atol=1e-6,
+    )
+
+
+def test_probe_finds_our_layer_in_a_reloaded_h5(tmp_path, tokens):
+    model = _masked_model(attention=DotProductAttention(name="attention"))
+    model.save(tmp_path / "model.h5")
+    expected = AttentionProbe(model).predict(tokens, verbose=0)
+    got = AttentionProbe(load_model(tmp_path / "model.h5")).predict(tokens, verbose=0)
+    assert list(got.attention) == ["attention"]
+    np.testing.assert_allclose(
+        got.attention["attention"], expected.attention["attention"], atol=1e-6
+    )
+    assert np.all(got.attention["attention"][tokens == 0] == 0)

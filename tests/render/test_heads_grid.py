@@ -180,3 +180,16 @@ def test_saves_a_png_with_agg(attention):
 def test_bad_arguments_raise_keras_style_errors(weights, kwargs, error, message):
     with pytest.raises(error, match=message):
         heads_grid(weights, **kwargs)
+
+
+def test_draws_probe_attention_maps(attention):
+    from keras_attnviz.attention_map import AttentionMap
+
+    encoder = AttentionMap(attention[0], TOKENS, TOKENS, layer="encoder")
+    figure = heads_grid({"encoder": encoder, "decoder": attention[1]}, heads=[0])
+    panels = _panels(figure)
+    assert [ax.get_ylabel() for ax in panels] == ["layer encoder", "layer decoder"]
+    assert _visible_labels(panels[-1].xaxis) == TOKENS
+    np.testing.assert_array_equal(panels[0].images[0].get_array(), attention[0, 0])
+    single = _HeadsGrid(encoder)
+    assert single.row_titles == ["layer encoder"] and single.x_labels == TOKENS

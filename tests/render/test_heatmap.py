@@ -423,3 +423,17 @@ def test_plotter_converts_without_drawing():
     assert plotter.x_labels == ["a", "b"] and plotter.y_labels == []
     assert plotter.annotations.tolist() == [["0.50", None]]
     assert (plotter.scale.vmin, plotter.scale.vmax) == (0.0, 0.5)
+
+
+def test_draws_the_probe_attention_map(rng):
+    from keras_attnviz.attention_map import AttentionMap
+
+    weights = rng.random((2, 3))
+    attention_map = AttentionMap(weights, ["a", "b", "c"], ["x", "y"], layer="attn")
+    ax = heatmap(attention_map, annot=True, ax=_axes())
+    np.testing.assert_array_equal(ax.images[0].get_array(), weights)
+    assert _tick_texts(ax.get_xticklabels()) == ["a", "b", "c"]
+    assert _tick_texts(ax.get_yticklabels()) == ["x", "y"]
+    # Explicit labels win over the map's tokens.
+    relabelled = heatmap(attention_map, ["k1", "k2", "k3"], ax=_axes())
+    assert _tick_texts(relabelled.get_xticklabels()) == ["k1", "k2", "k3"]

@@ -46,7 +46,7 @@ def fits_horizontally(labels, pitch, size):
 
 
 def cell_font_size(texts, cell_width, cell_height, size):
-    """The font size (points) at which every cell text fits its cell.
+    """The font size (points) at which the cell texts fit their cells.
 
     Args:
         texts: the strings written in the cells.
@@ -55,8 +55,8 @@ def cell_font_size(texts, cell_width, cell_height, size):
         size: the preferred font size; the result never exceeds it.
 
     Returns:
-        `size`, shrunk so the widest text fills at most `CELL_FILL_WIDTH` of the
-        cell width and a line at most `CELL_FILL_HEIGHT` of its height.
+        `size`, shrunk so the longest text fills at most `CELL_FILL_WIDTH` of
+        the cell width and a line at most `CELL_FILL_HEIGHT` of its height.
     """
     longest = max(texts, key=len, default="")
     width = text_width(longest, size) if longest else 0.0

@@ -181,10 +181,12 @@ class _HeadsGrid:
                 vmax=scale.vmax,
             )
             image = plotter.plot(ax, cbar=False)
+            # Layer names come from models: literal text, never mathtext.
             if row == 0:
-                ax.set_title(self.column_titles[column], fontsize="medium")
+                title = self.column_titles[column]
+                ax.set_title(title, fontsize="medium", parse_math=False)
             if column == 0:
-                ax.set_ylabel(self.row_titles[row])
+                ax.set_ylabel(self.row_titles[row], parse_math=False)
         if cbar:
             bar_height = min(grid_height, max(panel_size, _CBAR_MAX_HEIGHT))
             bar = figure.add_axes(

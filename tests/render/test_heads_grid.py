@@ -115,6 +115,14 @@ def test_dict_of_layers_uses_their_names(attention):
     np.testing.assert_array_equal(panels[3].images[0].get_array(), attention[1, 0])
 
 
+def test_hostile_layer_names_are_drawn_literally(attention):
+    name = "$\\frac{$<script>"
+    figure = heads_grid({name: attention[0]}, heads=[0])
+    # Invalid mathtext: drawing raises if `$` were interpreted.
+    figure.savefig(io.BytesIO(), format="png")
+    assert _panels(figure)[0].get_ylabel() == f"layer {name}"
+
+
 def test_layers_and_heads_select_by_name_or_position(attention):
     named = _HeadsGrid({"enc": attention[0], "dec": attention[1]}, layers="dec")
     np.testing.assert_array_equal(named.panels, attention[[1]])

@@ -9,14 +9,44 @@ import dataclasses
 
 import numpy as np
 
-_SUBJECTS = ("the film", "this book", "the show", "our trip", "the meal", "my day",
-             "the game", "that song", "the plot", "his talk")
+_SUBJECTS = (
+    "the film",
+    "this book",
+    "the show",
+    "our trip",
+    "the meal",
+    "my day",
+    "the game",
+    "that song",
+    "the plot",
+    "his talk",
+)
 _VERBS = ("was", "felt", "seemed", "looked", "became")
 _FILLERS = ("quite", "rather", "fairly", "very", "so", "a bit")
-_NEUTRAL = ("long", "slow", "loud", "plain", "late", "busy", "odd", "calm", "cold",
-            "wet", "dark", "short")
-_TAILS = ("today", "again", "overall", "at first", "in the end", "for me",
-          "to us", "as usual")
+_NEUTRAL = (
+    "long",
+    "slow",
+    "loud",
+    "plain",
+    "late",
+    "busy",
+    "odd",
+    "calm",
+    "cold",
+    "wet",
+    "dark",
+    "short",
+)
+_TAILS = (
+    "today",
+    "again",
+    "overall",
+    "at first",
+    "in the end",
+    "for me",
+    "to us",
+    "as usual",
+)
 CUE_WORD = "superb"
 
 

@@ -178,6 +178,7 @@ def test_saves_a_png_with_agg(attention):
         (np.zeros((2, 3, 4, 4)), {"heads": []}, ValueError, "at least one"),
         (np.zeros((2, 3, 4, 4)), {"heads": 1.5}, TypeError, "`heads`"),
         (np.zeros((2, 3, 4, 4)), {"tokens": ["a"]}, ValueError, "1 labels and 4"),
+        (np.zeros((2, 3, 4, 4)), {"tokens": 4}, TypeError, "`tokens`"),
         (np.zeros((1, 1, 2, 3)), {"query_tokens": "abc"}, ValueError, "3 labels"),
         (np.zeros((2, 3, 4, 4)), {"average": "yes"}, TypeError, "`average`"),
         (np.zeros((2, 3, 4, 4)), {"panel_size": 0}, ValueError, "`panel_size`"),

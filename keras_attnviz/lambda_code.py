@@ -21,42 +21,60 @@ from keras_attnviz.legacy_backend import lambda_globals
 _KERAS2_CODE_KEYS = {"function": "function_type", "output_shape": "output_shape_type"}
 
 
-def _walk(node):
-    """Yields every dict nested anywhere in a JSON structure."""
+def _triple(value):
+    """`(bytecode, defaults, closure)` from a dumped function `[code, d, c]`."""
+    if isinstance(value, list) and len(value) == 3:
+        return tuple(value)
+    return (value, None, None)
+
+
+def _keras3_code(value):
+    """The `(bytecode, defaults, closure)` of a Keras 3 lambda, else None.
+
+    A `Lambda` layer writes `{"class_name": "__lambda__", "config": {"code":
+    ..., "defaults": ..., "closure": ...}}`, other objects `{"class_name":
+    "__lambda__", "config": {"value": [...]}}`, and
+    `keras.activations.serialize` strips that down to `{"value": [...]}`.
+    """
+    if not isinstance(value, dict):
+        return None
+    if value.get("class_name") == "__lambda__":
+        inner = value.get("config") or {}
+        if "value" in inner:
+            return _triple(inner["value"])
+        return (inner.get("code"), inner.get("defaults"), inner.get("closure"))
+    dumped = value.get("value") if list(value) == ["value"] else None
+    if isinstance(dumped, list) and len(dumped) == 3 and isinstance(dumped[0], str):
+        return tuple(dumped)
+    return None
+
+
+def _code_sites(node, layer="?"):
+    """Yields `(container, key, code, layer)` for each function stored as code.
+
+    `container[key]` holds the function, `code` is the tuple
+    `(bytecode, defaults, closure)` and `layer` names the enclosing layer.
+    Keras 3 may store a lambda anywhere (a `Lambda`'s function, an
+    `activation`, ...), Keras 2 only in `Lambda` layers.
+    """
     if isinstance(node, dict):
-        yield node
-        children = node.values()
+        config = node.get("config")
+        if isinstance(config, dict):
+            layer = config.get("name") or node.get("name") or layer
+            for key, type_key in _KERAS2_CODE_KEYS.items():
+                if config.get(type_key) == "lambda":
+                    yield config, key, _triple(config.get(key)), layer
+        children = node.items()
     elif isinstance(node, list):
-        children = node
+        children = enumerate(node)
     else:
         return
-    for child in children:
-        yield from _walk(child)
-
-
-def _layer_name(obj):
-    return obj.get("config", {}).get("name") or obj.get("name") or "?"
-
-
-def _code_sites(config):
-    """Yields `(object, key, code)` for each function stored as bytecode.
-
-    `object["config"][key]` holds the function; `code` is the tuple
-    `(bytecode, defaults, closure)`.
-    """
-    for obj in _walk(config):
-        layer_config = obj.get("config")
-        if not isinstance(layer_config, dict):
-            continue
-        for key, type_key in _KERAS2_CODE_KEYS.items():
-            value = layer_config.get(key)
-            if layer_config.get(type_key) == "lambda":
-                is_triple = isinstance(value, list) and len(value) == 3
-                yield obj, key, tuple(value) if is_triple else (value, None, None)
-            elif isinstance(value, dict) and value.get("class_name") == "__lambda__":
-                inner = value.get("config") or {}
-                code = (inner.get("code"), inner.get("defaults"), inner.get("closure"))
-                yield obj, key, code
+    for key, child in children:
+        code = _keras3_code(child)
+        if code is None:
+            yield from _code_sites(child, layer)
+        else:
+            yield node, key, code, layer
 
 
 def find_code(config):
@@ -66,9 +84,10 @@ def find_code(config):
         config: the model config, parsed from JSON.
 
     Returns:
-        A list of `(layer_name, key)` pairs, e.g. `("lambda", "function")`.
+        A list of `(layer_name, key)` pairs, e.g. `("lambda", "function")`,
+        empty if the config holds no code.
     """
-    return [(_layer_name(obj), key) for obj, key, _ in _code_sites(config)]
+    return [(layer, key) for _, key, _, layer in _code_sites(config)]
 
 
 def _load_function(code, defaults, closure, globs, where):
@@ -131,12 +150,13 @@ def rebuild_lambdas(config):
     globs = {"__builtins__": builtins, **lambda_globals()}
     functions = {}
     # A list first: the loop rewrites the config it walks.
-    for obj, key, (code, defaults, closure) in list(_code_sites(config)):
-        where = f"`{key}` of layer '{_layer_name(obj)}'"
+    for container, key, (code, defaults, closure), layer in list(_code_sites(config)):
+        where = f"`{key}` of layer '{layer}'"
         name = f"keras_attnviz>lambda_{len(functions)}"
         functions[name] = _load_function(code, defaults, closure, globs, where)
-        obj["config"][key] = function_reference(name)
-        obj["config"].pop(_KERAS2_CODE_KEYS[key], None)
+        container[key] = function_reference(name)
+        if isinstance(container, dict) and key in _KERAS2_CODE_KEYS:
+            container.pop(_KERAS2_CODE_KEYS[key], None)
     return functions
 
 
@@ -148,7 +168,7 @@ def refuse_code(found, path):
     """
     layers = ", ".join(f"'{name}' ({key})" for name, key in found)
     raise ValueError(
-        f"The model file {path} contains Python code (marshalled bytecode of "
+        f"The model file {path!r} contains Python code (marshalled bytecode of "
         f"lambda functions in layers {layers}). Loading it would run that code, "
         "so it is refused while `safe_mode=True`. If you trust the source of this "
         "file, pass `safe_mode=False` to `load_model`. Nothing from the file "

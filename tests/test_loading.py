@@ -222,16 +222,20 @@ def test_safe_mode_runs_nothing_from_the_file(legacy_dir):
 
 def test_keras3_lambdas_are_refused_in_safe_mode_and_find_their_globals(tmp_path):
     inputs = keras.Input((4, 3))
-    # Keras's own loader rebuilds lambdas without globals: no `ops`, no `keras`.
+    # Keras's own loader rebuilds lambdas without globals: no `ops`, no `keras`;
+    # and it cannot reload a lambda activation at all.
     pooled = keras.layers.Lambda(lambda x: ops.sum(x, axis=1))(inputs)
     scaled = keras.layers.Lambda(lambda x: keras.ops.exp(x) * 2.0)(pooled)
-    model = keras.Model(inputs, scaled)
+    dense = keras.layers.Dense(2, activation=lambda x: ops.relu(x) - 1.0, name="d")
+    model = keras.Model(inputs, dense(scaled))
+    x = np.random.default_rng(0).normal(size=(2, 4, 3))
     for extension in (".h5", ".keras"):
-        model.save(tmp_path / f"lambda{extension}")
-        with pytest.raises(ValueError, match="safe_mode=False"):
+        with pytest.warns(UserWarning, match="lambda"):
+            model.save(tmp_path / f"lambda{extension}")
+        with pytest.raises(ValueError, match=r"(?s)'d' \(activation\).*safe_mode"):
             load_model(tmp_path / f"lambda{extension}")
         loaded = load_model(tmp_path / f"lambda{extension}", safe_mode=False)
-        _expect_same(loaded, model, np.ones((2, 4, 3)))
+        _expect_same(loaded, model, x)
 
 
 def test_keras2_compile_restores_the_optimizer_and_loss(legacy_dir):

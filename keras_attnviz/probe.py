@@ -25,6 +25,13 @@ class AttentionProbe:
     whose `call` accepts `return_attention_scores`, whether or not the model
     asked for the scores.
 
+    Keras's `MultiHeadAttention` and `GroupQueryAttention` leave their fused
+    kernel for an explicit softmax when asked for scores. Outputs stay equal to
+    `model.predict`'s, except at fully masked (padded) query positions, which
+    the fused kernel fills with the mean of the values and the explicit softmax
+    with zeros: a difference only outputs that read padded positions without
+    their mask can show.
+
     Args:
         model: a built Functional or Sequential `keras.Model`.
         layers: optional list of the layers to expose, by name (the plain layer

@@ -18,6 +18,7 @@ from keras_attnviz.attention_layers import (
 )
 
 
+@keras.saving.register_keras_serializable(package="keras_attnviz")
 class AttentionScores(keras.layers.Layer):
     """Calls `layer` with `return_attention_scores=True`, sharing its weights.
 
@@ -44,6 +45,16 @@ class AttentionScores(keras.layers.Layer):
     def compute_mask(self, inputs, previous_mask):
         # The scores carry no mask; the outputs carry the layer's own.
         return self.layer.compute_mask(inputs, previous_mask), None
+
+    def get_config(self):
+        layer = keras.saving.serialize_keras_object(self.layer)
+        return {**super().get_config(), "layer": layer}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        layer = keras.saving.deserialize_keras_object(config.pop("layer"))
+        return cls(layer, **config)
 
 
 @dataclass

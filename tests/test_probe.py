@@ -468,6 +468,11 @@ def test_reloaded_models_give_identical_weights(rng, tmp_path):
             model.save(tmp_path / path)
             np.save(tmp_path / f"{path}.npy", weights)
             expected[path] = mask_zero
+    # The rebuilt model itself can be saved and reloaded too.
+    probe_model = AttentionProbe(model).model
+    assert isinstance(probe_model, keras.Model)
+    probe_model.save(tmp_path / "probe.keras")
+    np.savez(tmp_path / "probe.npz", *probe_model.predict(ids, verbose=0))
 
     out = _run_python(
         f"""
@@ -480,12 +485,18 @@ def test_reloaded_models_give_identical_weights(rng, tmp_path):
             model = keras_attnviz.load_model(path)
             result = keras_attnviz.AttentionProbe(model).predict(ids, verbose=0)
             same = np.array_equal(result.attention["att"], np.load(path + ".npy"))
-            report[path] = [same, "att" in result.masks]
+            report[path] = [bool(same), "att" in result.masks]
+        outputs = keras_attnviz.load_model("probe.keras").predict(ids, verbose=0)
+        saved = np.load("probe.npz")
+        report["probe.keras"] = [
+            bool(np.array_equal(a, saved[f"arr_{{i}}"])) for i, a in enumerate(outputs)
+        ]
         print(json.dumps(report))
         """,
         tmp_path,
     )
     report = json.loads(out.strip().splitlines()[-1])
+    assert report.pop("probe.keras") == [True, True]  # outputs, weights (no mask)
     assert report == {path: [True, masked] for path, masked in expected.items()}
 
 

@@ -1,12 +1,13 @@
 """Python code inside model configs: finding it, refusing it, rebuilding it.
 
-A `Lambda` layer saves its function as marshalled bytecode, in one of two
-layouts: Keras 2 writes `"function": [code, defaults, closure]` with
-`"function_type": "lambda"` (likewise `output_shape`), Keras 3 writes
-`{"class_name": "__lambda__", "config": {"code": ..., ...}}`. Loading such a
-function means running code from the file, so `find_code` runs on the parsed
-JSON before anything is deserialized, and `rebuild_lambdas` only runs when the
-user passed `safe_mode=False`.
+Keras saves a lambda (the function of a `Lambda` layer, or a lambda passed as
+an activation, ...) as marshalled bytecode: Keras 2 writes `"function":
+[code, defaults, closure]` with `"function_type": "lambda"` (likewise
+`output_shape`), Keras 3 a `{"class_name": "__lambda__", ...}` object in one
+of the layouts `_keras3_code` lists. Loading such a function means running
+code from the file, so `find_code` runs on the parsed JSON before anything is
+deserialized, and `rebuild_lambdas` only runs when the user passed
+`safe_mode=False`.
 """
 
 import base64
@@ -137,8 +138,8 @@ def rebuild_lambdas(config):
     """Turns the bytecode in a model config into functions. Runs file code!
 
     Only to be called when the user opted in with `safe_mode=False`. Each
-    function gets the globals of `legacy_backend.lambda_globals()`, so old
-    lambdas that use `K`, `backend`, `keras` or `tf` work.
+    function gets the globals of `legacy_backend.lambda_globals()`, so
+    lambdas that use `K`, `backend`, `keras`, `ops`, `np` or `tf` work.
 
     Args:
         config: the model config, parsed from JSON; rewritten in place so that

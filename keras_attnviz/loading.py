@@ -2,6 +2,7 @@
 
 import json
 import os
+import tempfile
 import zipfile
 
 import keras
@@ -152,15 +153,29 @@ def _load_keras_file(path, custom_objects, safe_mode, compile):
             path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
         )
     # Keras would rebuild the lambdas without the globals they use (`ops`,
-    # `keras`, ...), so the trusted ones are rebuilt here and Keras loads the
-    # rest of the model around them.
-    if not compile:
-        config.pop("compile_config", None)
-    model = keras.saving.deserialize_keras_object(
-        config, custom_objects={**(custom_objects or {}), **lambdas}
-    )
-    _load_weights(model, path)
-    return model
+    # `keras`, ...), so it loads a copy of the archive whose config names the
+    # functions rebuilt here instead; that copy holds no code any more.
+    with tempfile.TemporaryDirectory() as folder:
+        copy = os.path.join(folder, "model.keras")
+        _copy_archive(path, copy, config)
+        return keras.saving.load_model(
+            copy,
+            custom_objects={**(custom_objects or {}), **lambdas},
+            compile=compile,
+            safe_mode=True,
+        )
+
+
+def _copy_archive(path, copy, config):
+    try:
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(copy, "w") as target:
+            for entry in source.infolist():
+                if entry.filename == "config.json":
+                    target.writestr(entry, json.dumps(config))
+                else:
+                    target.writestr(entry, source.read(entry))
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"The file {path!r} is corrupt. Received: {e}") from e
 
 
 def _read_h5_attributes(path):

@@ -69,9 +69,12 @@ def main(argv=None):
                  if label]
     hits = [amap.tokens[int(np.argmax(amap.weights))] == CUE for amap in positives]
 
-    figure = Figure(figsize=(14, 2.2), layout="constrained")
+    document = positives[0]
+    # About a third of an inch per word, so that every word gets its label.
+    figure = Figure(figsize=(0.34 * len(document.tokens) + 1.5, 2.0),
+                    layout="constrained")
     ax = figure.add_subplot()
-    heatmap(positives[0], ax=ax)
+    heatmap(document, ax=ax)
     ax.set_title("Weight of each word of a positive document (cue: 'superb')")
     path = os.path.join(args.out, "document_heatmap.png")
     figure.savefig(path, dpi=110)

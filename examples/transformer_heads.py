@@ -81,9 +81,11 @@ def main(argv=None):
         tokens=labels,
         average=True,
     )
-    figure.suptitle("Per-layer, per-head attention (task: output the previous token)")
+    figure.suptitle(
+        "Per-layer, per-head attention (task: output the previous token)", y=1.04
+    )
     path = os.path.join(args.out, "transformer_heads.png")
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
     best = max(float(mass.max()) for mass in previous_token_mass.values())
     return {"best_head_previous_token_mass": best, "pictures": [path]}
 

@@ -7,6 +7,7 @@ already-used layer itself with `return_attention_scores=True` would add a node
 with more outputs than its first one, which Keras then reports as disconnected.
 """
 
+import warnings
 from dataclasses import dataclass, replace
 
 import keras
@@ -99,7 +100,10 @@ def build_probe_graph(model, selected):
     Returns:
         A `ProbeGraph`.
     """
-    nested = _NestedProbe(*_rebuild(model, selected))
+    with warnings.catch_warnings():
+        # Keras warned about lost masks when the model was built; once is enough.
+        warnings.filterwarnings("ignore", message=".*does not support masking")
+        nested = _NestedProbe(*_rebuild(model, selected))
     return ProbeGraph(nested.model, nested.structure, nested.taps)
 
 

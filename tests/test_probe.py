@@ -164,6 +164,25 @@ def test_discovers_layers_inside_nested_functional_and_sequential(rng):
     )
 
 
+@pytest.mark.filterwarnings("ignore:.*does not support masking")
+def test_nested_attention_gets_the_mask_of_the_nested_input(rng):
+    inner_in = keras.Input((None, 8))
+    encoder = keras.Model(
+        inner_in,
+        layers.MultiHeadAttention(2, 4, name="self")(inner_in, inner_in),
+        name="encoder",
+    )
+    inputs = keras.Input((6,), dtype="int32")
+    x = encoder(layers.Embedding(VOCAB, 8, mask_zero=True)(inputs))
+    model = keras.Model(inputs, layers.Dense(1)(layers.Flatten()(x)))
+    ids = _token_ids(rng, 3, 6, [6, 2, 4])
+    result = AttentionProbe(model).predict(ids, verbose=0)
+    np.testing.assert_array_equal(result.masks["self"], ids != 0)
+    # Keras masks the nested layer at run time: padded keys get no weight.
+    assert np.all(result.attention["self"][1][..., 2:] == 0)
+    assert result.sample(1, tokens=["a", "b"]).weights.shape == (2, 2, 2)
+
+
 def test_sequential_model_and_shared_layer_calls(rng):
     shared = layers.Attention(name="att")
     a, b = keras.Input((3, 4), name="a"), keras.Input((5, 4), name="b")
@@ -417,6 +436,22 @@ def test_iter_batches_for_several_inputs_takes_a_tuple_as_x(rng):
     np.testing.assert_allclose(
         _concat(by_pairs), np.concatenate([whole, whole]), atol=1e-6
     )
+
+
+def test_iter_batches_over_a_pydataset(batch_setup):
+    probe, ids, whole = batch_setup
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, index):
+            rows = ids[index * 20 : (index + 1) * 20]
+            return rows, np.zeros(len(rows))
+
+    results = list(probe.iter_batches(Batches(), verbose=0))
+    assert [len(r) for r in results] == [20, 20, 10]
+    np.testing.assert_allclose(_concat(results), whole.attention["att"], atol=1e-6)
 
 
 def test_iter_batches_rejects_bad_arguments(batch_setup):

@@ -122,9 +122,9 @@ class Keras2Backend(types.ModuleType):
             return getattr(ops, name)
         raise AttributeError(
             f"The Keras 2 backend function `K.{name}` has no Keras 3 equivalent "
-            "that keras_attnviz knows of. Pass it through `custom_objects`, or "
-            "rebuild the layer with `keras.ops`. Received: a `Lambda` layer "
-            f"that calls `{name}`."
+            "that keras_attnviz knows of. Rebuild that layer in code with "
+            "`keras.ops` and load the weights into the model. Received: a "
+            f"lambda that calls `{name}`."
         )
 
 

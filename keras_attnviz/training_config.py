@@ -1,10 +1,12 @@
 """Compile arguments from the `training_config` of an `.h5` file, for Keras 3.
 
 Keras 2 files name optimizers `Custom>Adam` with arguments Keras 3 dropped
-(`jit_compile`, `is_legacy_optimizer`, `decay`), give losses the reduction
+(`lr`, `jit_compile`, `is_legacy_optimizer`, `decay`), give losses the reduction
 `"auto"`, and wrap metric functions in `MeanMetricWrapper`; all are mapped
 to their Keras 3 forms here.
 """
+
+import warnings
 
 import keras
 
@@ -57,6 +59,16 @@ def _map(value, function, custom_objects):
 def _optimizer_config(config):
     class_name = config["class_name"].removeprefix("Custom>")
     arguments = dict(config["config"])
+    if "lr" in arguments:
+        arguments["learning_rate"] = arguments.pop("lr")
+    if arguments.get("decay"):
+        warnings.warn(
+            f"The optimizer was saved with `decay={arguments['decay']}`, which "
+            "Keras 3 optimizers do not take; it is compiled without it. Pass a "
+            "`keras.optimizers.schedules.InverseTimeDecay` learning rate to "
+            "keep decaying.",
+            stacklevel=4,
+        )
     for name in _KERAS2_OPTIMIZER_ARGS:
         arguments.pop(name, None)
     return {"class_name": class_name, "config": arguments}

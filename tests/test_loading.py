@@ -251,12 +251,26 @@ def test_keras2_compile_restores_the_optimizer_and_loss(legacy_dir):
     assert getattr(uncompiled, "optimizer", None) is None
 
 
-def _rewrite_config(source, target, edit):
+def _rewrite_config(source, target, edit, attribute="model_config"):
     shutil.copy(source, target)
     with h5py.File(target, "r+") as f:
-        config = json.loads(f.attrs["model_config"])
+        config = json.loads(f.attrs[attribute])
         edit(config)
-        f.attrs["model_config"] = json.dumps(config)
+        f.attrs[attribute] = json.dumps(config)
+
+
+def test_keras2_legacy_optimizer_arguments_are_mapped(legacy_dir, tmp_path):
+    # Optimizers before TF 2.11 saved `lr` and `decay`.
+    def make_old(training_config):
+        arguments = training_config["optimizer_config"]["config"]
+        arguments["lr"] = arguments.pop("learning_rate")
+        arguments["decay"] = 0.001
+
+    path = tmp_path / "old_optimizer.h5"
+    _rewrite_config(legacy_dir / "compiled.h5", path, make_old, "training_config")
+    with pytest.warns(UserWarning, match="decay=0.001"):
+        model = load_model(path, compile=True)
+    np.testing.assert_allclose(float(model.optimizer.learning_rate), 0.01)
 
 
 def test_keras2_time_major_true_is_rejected(legacy_dir, tmp_path):

@@ -131,13 +131,15 @@ def test_layer_already_returning_scores_is_found(rng):
 # --- discovery -----------------------------------------------------------------
 
 
+def _self_attention_encoder(attention_name):
+    """A Functional model holding one self-attention layer, to nest in another."""
+    inputs = keras.Input((None, 8))
+    attention = layers.MultiHeadAttention(2, 4, name=attention_name)
+    return keras.Model(inputs, attention(inputs, inputs), name="encoder")
+
+
 def test_discovers_layers_inside_nested_functional_and_sequential(rng):
-    inner_in = keras.Input((None, 8))
-    encoder = keras.Model(
-        inner_in,
-        layers.MultiHeadAttention(2, 4, name="attention")(inner_in, inner_in),
-        name="encoder",
-    )
+    encoder = _self_attention_encoder("attention")
     pooler = keras.Sequential(
         [keras.Input((None, 8)), keras_attnviz.AdditiveAttention(name="attention")],
         name="pooler",
@@ -166,12 +168,7 @@ def test_discovers_layers_inside_nested_functional_and_sequential(rng):
 
 @pytest.mark.filterwarnings("ignore:.*does not support masking")
 def test_nested_attention_gets_the_mask_of_the_nested_input(rng):
-    inner_in = keras.Input((None, 8))
-    encoder = keras.Model(
-        inner_in,
-        layers.MultiHeadAttention(2, 4, name="self")(inner_in, inner_in),
-        name="encoder",
-    )
+    encoder = _self_attention_encoder("self")
     inputs = keras.Input((6,), dtype="int32")
     x = encoder(layers.Embedding(VOCAB, 8, mask_zero=True)(inputs))
     model = keras.Model(inputs, layers.Dense(1)(layers.Flatten()(x)))

@@ -1,5 +1,6 @@
 """`load_model`: `.keras` and `.h5` files (Keras 3 or Keras 2) as Keras 3 models."""
 
+import contextlib
 import json
 import os
 import tempfile
@@ -99,21 +100,34 @@ def _parse_json(text, path):
         text = text.decode("utf-8")
     try:
         return json.loads(text)
-    except ValueError as e:
+    except (TypeError, ValueError, RecursionError) as e:
         raise ValueError(
             f"The configuration in {path!r} is not valid JSON; the file is "
-            f"corrupt. Received: {e}"
+            f"corrupt. Received: {type(e).__name__}: {str(e)[:200]}"
         ) from e
 
 
 def _parse_config(text, path):
     config = _parse_json(text, path)
-    if not isinstance(config, dict) or "class_name" not in config:
+    if not (isinstance(config, dict) and {"class_name", "config"} <= set(config)):
         raise ValueError(
-            f"Expected a model config (a JSON object with a `class_name`) in "
-            f"{path!r}. Received: {str(config)[:80]!r}"
+            "Expected a model config (a JSON object with a `class_name` and a "
+            f"`config`) in {path!r}. Received: {str(config)[:80]!r}"
         )
     return config
+
+
+@contextlib.contextmanager
+def _malformed_config_errors(path):
+    # Reading a well-formed config raises none of these; a hostile or broken
+    # one would otherwise fail with a traceback from deep inside the rewriting.
+    try:
+        yield
+    except (TypeError, KeyError, AttributeError, IndexError, RecursionError) as e:
+        raise ValueError(
+            f"The model config in {path!r} is malformed. "
+            f"Received: {type(e).__name__}: {str(e)[:200]}"
+        ) from e
 
 
 def _trusted_lambdas(config, path, safe_mode):
@@ -147,7 +161,8 @@ def _read_keras_config(path):
 
 def _load_keras_file(path, custom_objects, safe_mode, compile):
     config = _read_keras_config(path)
-    lambdas = _trusted_lambdas(config, path, safe_mode)
+    with _malformed_config_errors(path):
+        lambdas = _trusted_lambdas(config, path, safe_mode)
     if not lambdas:
         return keras.saving.load_model(
             path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
@@ -206,8 +221,12 @@ def _read_h5_attributes(path):
 def _load_h5_file(path, custom_objects, safe_mode, compile):
     attrs = _read_h5_attributes(path)
     config = _parse_config(attrs["model_config"], path)
-    objects = {**(custom_objects or {}), **_trusted_lambdas(config, path, safe_mode)}
-    config = h5_config.translate(config, h5_config.is_keras2(attrs["keras_version"]))
+    with _malformed_config_errors(path):
+        lambdas = _trusted_lambdas(config, path, safe_mode)
+        config = h5_config.translate(
+            config, h5_config.is_keras2(attrs["keras_version"])
+        )
+    objects = {**(custom_objects or {}), **lambdas}
     model = _model_class(config, path).from_config(
         config["config"], custom_objects=objects
     )

@@ -177,7 +177,10 @@ class HTMLReport(_html_document.HTMLDocument):
             columns["prediction"] = self.predictions
         if self.labels is not None:
             columns["label"] = self.labels
-        header = "".join(f"<th>{name}</th>" for name in [*columns, "attention"])
+        columns.update(self.columns)
+        header = "".join(
+            f"<th>{_cell_text(name)}</th>" for name in [*columns, "attention"]
+        )
         legend = _html_document.legend(self.scale) if self.scale else ""
         parts = [
             f'<div class="kav-report-box">{legend}<table class="kav-report">'

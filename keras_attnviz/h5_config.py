@@ -48,11 +48,11 @@ def translate(config, keras2):
             (e.g. `time_major=True`).
     """
     config = copy.deepcopy(config)
-    _translate_node(config, keras2, top_level=True)
+    _translate_node(config, keras2)
     return config
 
 
-def _translate_node(node, keras2, top_level=False):
+def _translate_node(node, keras2):
     if isinstance(node, list):
         for child in node:
             _translate_node(child, keras2)
@@ -60,12 +60,12 @@ def _translate_node(node, keras2, top_level=False):
     if not isinstance(node, dict):
         return
     if "class_name" in node and isinstance(node.get("config"), (dict, list)):
-        _translate_object(node, keras2, top_level)
+        _translate_object(node, keras2)
     for child in node.values():
         _translate_node(child, keras2)
 
 
-def _translate_object(obj, keras2, top_level):
+def _translate_object(obj, keras2):
     class_name = obj["class_name"]
     if class_name in _MODEL_CLASSES:
         if keras2 and class_name == "Sequential":
@@ -75,9 +75,13 @@ def _translate_object(obj, keras2, top_level):
         else:
             for layer in obj["config"].get("layers", []):
                 _add_module(layer)
-        if not top_level and "module" not in obj:
-            obj["module"] = "keras"
-            obj["class_name"] = _MODEL_CLASSES[class_name]
+        # Keras 2 `.keras` files name modules of tf_keras or Keras 2.
+        if "module" not in obj or keras2:
+            obj.update(
+                module="keras",
+                class_name=_MODEL_CLASSES[class_name],
+                registered_name=None,
+            )
     elif keras2:
         _translate_keras2_layer(obj)
 

@@ -142,7 +142,8 @@ def _trusted_lambdas(config, path, safe_mode):
     return lambda_code.rebuild_lambdas(config) if found else {}
 
 
-def _read_keras_config(path):
+def _read_keras_archive(path):
+    """The model config and the `keras_version` of a `.keras` file."""
     if not zipfile.is_zipfile(path):
         raise ValueError(
             f"The file {path!r} is not a `.keras` archive (a zip file): it is "
@@ -150,35 +151,54 @@ def _read_keras_config(path):
         )
     try:
         with zipfile.ZipFile(path) as archive:
-            return _parse_config(archive.read("config.json"), path)
+            config = _parse_config(archive.read("config.json"), path)
+            names = archive.namelist()
+            metadata = (
+                _parse_json(archive.read("metadata.json"), path)
+                if "metadata.json" in names
+                else {}
+            )
     except KeyError as e:
         raise ValueError(
             f"The file {path!r} holds no model: it has no `config.json`."
         ) from e
     except (zipfile.BadZipFile, OSError) as e:
         raise ValueError(f"The file {path!r} is corrupt. Received: {e}") from e
+    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
+    return config, version
 
 
 def _load_keras_file(path, custom_objects, safe_mode, compile):
-    config = _read_keras_config(path)
+    config, keras_version = _read_keras_archive(path)
+    keras2 = h5_config.is_keras2(keras_version)
     with _malformed_config_errors(path):
         lambdas = _trusted_lambdas(config, path, safe_mode)
-    if not lambdas:
+        if keras2:
+            config = h5_config.translate(config, keras2=True)
+    if not (lambdas or keras2):
         return keras.saving.load_model(
             path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
         )
-    # Keras would rebuild the lambdas without the globals they use (`ops`,
-    # `keras`, ...), so it loads a copy of the archive whose config names the
-    # functions rebuilt here instead; that copy holds no code any more.
+    # Keras 3 cannot read a Keras 2 config, and would rebuild lambdas without
+    # the globals they use (`ops`, `keras`, ...): it loads a copy of the
+    # archive with the config rewritten here, which names the rebuilt
+    # functions instead of holding their code.
+    objects = {**(custom_objects or {}), **lambdas}
+    compile_config = config.pop("compile_config", None) if keras2 else None
     with tempfile.TemporaryDirectory() as folder:
         copy = os.path.join(folder, "model.keras")
         _copy_archive(path, copy, config)
-        return keras.saving.load_model(
+        model = keras.saving.load_model(
             copy,
-            custom_objects={**(custom_objects or {}), **lambdas},
-            compile=compile,
-            safe_mode=True,
+            custom_objects=objects,
+            compile=compile and not keras2,
+            safe_mode=safe_mode,
         )
+    if compile and compile_config:
+        # The same Keras 2 objects as in an `.h5` training config.
+        compile_config["optimizer_config"] = compile_config.pop("optimizer", None)
+        training_config.compile_model(model, compile_config, objects)
+    return model
 
 
 def _copy_archive(path, copy, config):

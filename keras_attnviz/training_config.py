@@ -1,9 +1,13 @@
-"""Compile arguments from the `training_config` of an `.h5` file, for Keras 3.
+"""Compiling a loaded model with the training config saved in its file.
+
+The config is the `training_config` attribute of an `.h5` file (Keras 2 or
+3), or the `compile_config` of a `.keras` file written by tf.keras 2.13 to
+2.15; Keras 3's own `.keras` files are compiled by Keras.
 
 Keras 2 files name optimizers `Custom>Adam` with arguments Keras 3 dropped
-(`lr`, `jit_compile`, `is_legacy_optimizer`, `decay`), give losses the reduction
-`"auto"`, and wrap metric functions in `MeanMetricWrapper`; all are mapped
-to their Keras 3 forms here.
+(`lr`, `jit_compile`, `is_legacy_optimizer`, `decay`), give losses the
+reduction `"auto"`, and wrap metric functions in `MeanMetricWrapper`; all are
+mapped to their Keras 3 forms here.
 """
 
 import warnings
@@ -18,11 +22,12 @@ def compile_model(model, training_config, custom_objects):
 
     Args:
         model: the loaded `keras.Model`.
-        training_config: the parsed `training_config` attribute of the file.
+        training_config: the parsed training config, with the optimizer
+            under `optimizer_config`.
         custom_objects: dict of custom classes and functions.
     """
     optimizer = training_config.get("optimizer_config")
-    if optimizer is not None:
+    if isinstance(optimizer, dict):
         optimizer = keras.optimizers.deserialize(
             _optimizer_config(optimizer), custom_objects=custom_objects
         )

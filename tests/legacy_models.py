@@ -2,7 +2,7 @@
 
 Run as a script, in a process of its own (tf_keras and Keras 3 do not share a
 process well): `python tests/legacy_models.py OUT_DIR`. For each model NAME it
-writes `NAME.h5` and `NAME.npy`, the predictions on `inputs.npy` (and
+writes `NAME.h5`, `NAME.keras` and `NAME.npy`, the predictions on `inputs.npy` (and
 `recipe_attention.npy`, the recipe's attention weights), so the tests can
 compare what `keras_attnviz.load_model` gives with Keras 2's numbers.
 The lambda `marker` writes the file `marker.txt` into OUT_DIR when it runs.
@@ -147,6 +147,8 @@ def main(out_dir):
     for name, model in models.items():
         model.save(os.path.join(out_dir, f"{name}.h5"))
         np.save(os.path.join(out_dir, f"{name}.npy"), model.predict(inputs, verbose=0))
+        # tf.keras 2.13 to 2.15 also wrote `.keras` archives.
+        model.save(os.path.join(out_dir, f"{name}.keras"))
     weights = models["recipe"].get_layer("attention_vec").output
     attention = keras.Model(models["recipe"].input, weights).predict(inputs, verbose=0)
     np.save(os.path.join(out_dir, "recipe_attention.npy"), attention)

@@ -160,8 +160,8 @@ def test_models_with_our_layers_reload(tmp_path, tokens, extension, layer):
 # Keras 2 files, written by tf_keras
 
 
-def _expect_keras2_numbers(legacy_dir, name, **kwargs):
-    model = load_model(legacy_dir / f"{name}.h5", **kwargs)
+def _expect_keras2_numbers(legacy_dir, name, extension=".h5", **kwargs):
+    model = load_model(legacy_dir / f"{name}{extension}", **kwargs)
     assert isinstance(model, keras.Model)
     inputs = np.load(legacy_dir / "inputs.npy")
     np.testing.assert_allclose(
@@ -176,26 +176,31 @@ def test_legacy_files_are_keras2_files(legacy_dir):
     with h5py.File(legacy_dir / "masked_gru.h5") as f:
         assert f.attrs["keras_version"].startswith("2.")
         assert '"time_major": false' in f.attrs["model_config"]
+    with zipfile.ZipFile(legacy_dir / "masked_gru.keras") as archive:
+        assert json.loads(archive.read("metadata.json"))["keras_version"][0] == "2"
 
 
+@pytest.mark.parametrize("extension", [".h5", ".keras"])
 @pytest.mark.parametrize(
     "name", ["masked_gru", "lstm", "bidirectional", "mixed_precision", "nested"]
 )
-def test_keras2_models_give_keras2_numbers(legacy_dir, name):
-    model = _expect_keras2_numbers(legacy_dir, name)
+def test_keras2_models_give_keras2_numbers(legacy_dir, name, extension):
+    model = _expect_keras2_numbers(legacy_dir, name, extension)
     if name == "mixed_precision":
         assert model.get_layer(index=2).dtype_policy.name == "mixed_float16"
 
 
-def test_keras2_recipe_is_refused_in_safe_mode(legacy_dir):
+@pytest.mark.parametrize("extension", [".h5", ".keras"])
+def test_keras2_recipe_is_refused_in_safe_mode(legacy_dir, extension):
     with pytest.raises(ValueError, match=r"(?s)Python code.*safe_mode=False") as info:
-        load_model(legacy_dir / "recipe.h5")
-    assert "recipe.h5" in str(info.value)
+        load_model(legacy_dir / f"recipe{extension}")
+    assert f"recipe{extension}" in str(info.value)
     assert "'lambda'" in str(info.value)
 
 
-def test_keras2_recipe_gives_keras2_numbers_when_trusted(legacy_dir):
-    model = _expect_keras2_numbers(legacy_dir, "recipe", safe_mode=False)
+@pytest.mark.parametrize("extension", [".h5", ".keras"])
+def test_keras2_recipe_gives_keras2_numbers_when_trusted(legacy_dir, extension):
+    model = _expect_keras2_numbers(legacy_dir, "recipe", extension, safe_mode=False)
     weights = keras.Model(model.input, model.get_layer("attention_vec").output)
     np.testing.assert_allclose(
         weights.predict(np.load(legacy_dir / "inputs.npy"), verbose=0),
@@ -204,9 +209,10 @@ def test_keras2_recipe_gives_keras2_numbers_when_trusted(legacy_dir):
     )
 
 
+@pytest.mark.parametrize("extension", [".h5", ".keras"])
 @pytest.mark.parametrize("name", ["lambdas", "named_function"])
-def test_keras2_lambda_globals_resolve(legacy_dir, name):
-    _expect_keras2_numbers(legacy_dir, name, safe_mode=False)
+def test_keras2_lambda_globals_resolve(legacy_dir, name, extension):
+    _expect_keras2_numbers(legacy_dir, name, extension, safe_mode=False)
 
 
 def test_safe_mode_runs_nothing_from_the_file(legacy_dir):
@@ -238,8 +244,9 @@ def test_keras3_lambdas_are_refused_in_safe_mode_and_find_their_globals(tmp_path
         _expect_same(loaded, model, x)
 
 
-def test_keras2_compile_restores_the_optimizer_and_loss(legacy_dir):
-    model = load_model(legacy_dir / "compiled.h5", compile=True)
+@pytest.mark.parametrize("extension", [".h5", ".keras"])
+def test_keras2_compile_restores_the_optimizer_and_loss(legacy_dir, extension):
+    model = load_model(legacy_dir / f"compiled{extension}", compile=True)
     assert isinstance(model.optimizer, keras.optimizers.Adam)
     np.testing.assert_allclose(float(model.optimizer.learning_rate), 0.01)
     inputs = np.load(legacy_dir / "inputs.npy")
@@ -247,7 +254,7 @@ def test_keras2_compile_restores_the_optimizer_and_loss(legacy_dir):
     expected = np.mean(np.load(legacy_dir / "compiled.npy") ** 2)
     loss, _ = model.evaluate(inputs, targets, verbose=0)
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
-    uncompiled = load_model(legacy_dir / "compiled.h5")
+    uncompiled = load_model(legacy_dir / f"compiled{extension}")
     assert getattr(uncompiled, "optimizer", None) is None
 
 

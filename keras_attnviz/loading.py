@@ -8,7 +8,7 @@ import zipfile
 
 import keras
 
-from keras_attnviz import h5_config, lambda_code, training_config
+from keras_attnviz import config_rewrite, lambda_code, training_config
 
 _H5_EXTENSIONS = (".h5", ".hdf5")
 _EXTENSIONS = (".keras", *_H5_EXTENSIONS)
@@ -170,11 +170,11 @@ def _read_keras_archive(path):
 
 def _load_keras_file(path, custom_objects, safe_mode, compile):
     config, keras_version = _read_keras_archive(path)
-    keras2 = h5_config.is_keras2(keras_version)
+    keras2 = config_rewrite.is_keras2(keras_version)
     with _malformed_config_errors(path):
         lambdas = _trusted_lambdas(config, path, safe_mode)
         if keras2:
-            config = h5_config.translate(config, keras2=True)
+            config = config_rewrite.translate(config, keras2=True)
     if not (lambdas or keras2):
         return keras.saving.load_model(
             path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
@@ -243,8 +243,8 @@ def _load_h5_file(path, custom_objects, safe_mode, compile):
     config = _parse_config(attrs["model_config"], path)
     with _malformed_config_errors(path):
         lambdas = _trusted_lambdas(config, path, safe_mode)
-        config = h5_config.translate(
-            config, h5_config.is_keras2(attrs["keras_version"])
+        config = config_rewrite.translate(
+            config, config_rewrite.is_keras2(attrs["keras_version"])
         )
     objects = {**(custom_objects or {}), **lambdas}
     model = _model_class(config, path).from_config(

@@ -1,17 +1,19 @@
-"""Model configs from `.h5` files, rewritten so that Keras 3 can build them.
+"""Saved model configs, rewritten so that Keras 3 can build them.
 
-Two kinds of `.h5` config do not load in Keras 3 as they are:
+Two kinds of config do not load in Keras 3 as they are:
 
-- Keras 3's own, when the model has auto-generated ops in its graph, such as
-  the `NotEqual` that `Embedding(mask_zero=True)` adds to compute the mask it
-  passes on. A `.keras` file records the `module` of each layer and op, the
-  `.h5` writer leaves it out, so the loader looks for a layer named
-  `NotEqual` and fails. `_add_module` puts the module back: the op is rebuilt
-  as itself, each layer as from a `.keras` file.
-- Keras 2's (tf.keras <= 2.15, tf-keras), whose layers take arguments that
-  Keras 3 dropped (`time_major`, `input_length`), describe inputs with
-  `batch_input_shape`, name dtype policies `Policy`, and store `Lambda`
-  functions in their own layout. `_translate_keras2_layer` maps each of those.
+- Keras 3's own `.h5` ones, when the model has auto-generated ops in its
+  graph, such as the `NotEqual` that `Embedding(mask_zero=True)` adds to
+  compute the mask it passes on. A `.keras` file records the `module` of
+  each layer and op, the `.h5` writer leaves it out, so the loader looks for
+  a layer named `NotEqual` and fails. `_add_module` puts the module back:
+  the op is rebuilt as itself, each layer as from a `.keras` file.
+- Keras 2's (tf.keras <= 2.15, tf-keras; `.h5`, and `.keras` from 2.13 on),
+  whose layers take arguments that Keras 3 dropped (`time_major`,
+  `input_length`), describe inputs with `batch_input_shape`, name dtype
+  policies `Policy`, number the nodes of nested models differently and store
+  `Lambda` functions in their own layout. `_translate_keras2_layer` and its
+  neighbours map each of those.
 
 Lambda bytecode is not handled here: see `lambda_code`.
 """
@@ -34,10 +36,10 @@ def is_keras2(keras_version):
 
 
 def translate(config, keras2):
-    """Rewrites an `.h5` model config into one that Keras 3 builds.
+    """Rewrites a saved model config into one that Keras 3 builds.
 
     Args:
-        config: the `model_config` attribute of the file, parsed from JSON.
+        config: the model config of the file, parsed from JSON.
         keras2: whether the file was written by Keras 2 (see `is_keras2`).
 
     Returns:

@@ -15,21 +15,23 @@ _EXTENSIONS = (".keras", *_H5_EXTENSIONS)
 
 
 def load_model(path, *, custom_objects=None, safe_mode=True, compile=False):
-    """Loads a saved model as a Keras 3 model, also from old `.h5` files.
+    """Loads a saved model as a Keras 3 model, also from Keras 2 and `.h5` files.
 
-    `.keras` files go to `keras.saving.load_model`. `.h5` files, which plain
-    Keras 3 often cannot load, are read here: the model config is taken from
-    the file, rewritten for Keras 3 (auto-generated ops such as the mask of
-    `Embedding(mask_zero=True)`; Keras 2 arguments such as `time_major`, old
-    input shapes and dtype policies), built with Keras 3 and given the file's
-    weights. The model predicts what the saved one did.
+    Keras 3 `.keras` files go to `keras.saving.load_model`. Files that plain
+    Keras 3 cannot load are read here: Keras 3 `.h5` files with
+    auto-generated ops in their graph (such as the mask of
+    `Embedding(mask_zero=True)`), and Keras 2 files, `.h5` or `.keras`
+    (tf.keras <= 2.15, tf-keras), whose configs carry arguments Keras 3
+    dropped (`time_major`, ...), old input shapes and dtype policies. The
+    config is rewritten for Keras 3, the model built with Keras 3 and given
+    the file's weights: it predicts what the saved model did.
 
-    A `Lambda` layer stores its function as Python bytecode, which runs when the
-    model is loaded. Files that contain any are refused unless
-    `safe_mode=False`, before anything from them is deserialized. With
-    `safe_mode=False`, lambdas find the globals they commonly use: `K` and
-    `backend` (the Keras 2 backend functions, on `keras.ops`), `keras`, `ops`,
-    `np` and `tf`.
+    A lambda (the function of a `Lambda` layer, or a lambda activation) is
+    stored as Python bytecode, which runs when the model is loaded. Files that
+    hold any are refused unless `safe_mode=False`, before anything from them
+    is deserialized. With `safe_mode=False`, lambdas find the globals they
+    commonly use: `K` and `backend` (the Keras 2 backend functions, on
+    `keras.ops`), `keras`, `ops`, `np` and `tf`.
 
     Args:
         path: str or `os.PathLike`, a `.keras`, `.h5` or `.hdf5` file.
@@ -56,7 +58,9 @@ def load_model(path, *, custom_objects=None, safe_mode=True, compile=False):
     ```python
     import keras_attnviz
 
-    model = keras_attnviz.load_model("imdb_attention_2019.h5")
+    # A Keras 2 model with a `Lambda(lambda x: K.sum(x, axis=1))`: the file
+    # holds code, so it loads only when its source is trusted.
+    model = keras_attnviz.load_model("imdb_attention_2019.h5", safe_mode=False)
     probe = keras_attnviz.AttentionProbe(model, layers=["attention_vec"])
     ```
     """

@@ -136,6 +136,14 @@ def _translate_keras2_layer(obj):
         config["dtype"] = dtype["config"]["name"]
     if obj["class_name"] == "Lambda":
         _translate_keras2_lambda(config)
+    for key in ("layer", "backward_layer"):
+        # Wrappers (`Bidirectional`, `TimeDistributed`) deserialize the layer
+        # they wrap the Keras 3 way, which needs a `module` that Keras 2 only
+        # wrote from 2.13 on.
+        inner = config.get(key)
+        if isinstance(inner, dict) and "module" not in inner:
+            if hasattr(keras.layers, str(inner.get("class_name"))):
+                inner.update(module="keras.layers", registered_name=None)
 
 
 def _translate_keras2_lambda(config):

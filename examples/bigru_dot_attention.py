@@ -12,7 +12,6 @@ backend, as on a server without a display.
 Run: python examples/bigru_dot_attention.py --out DIR
 """
 
-import argparse
 import os
 
 import matplotlib
@@ -22,6 +21,7 @@ matplotlib.use("Agg")
 import keras  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from example_args import parse_example_args  # noqa: E402
 
 import keras_attnviz  # noqa: E402
 from keras_attnviz.datasets import CUE_WORD, cue_sentences  # noqa: E402
@@ -43,12 +43,7 @@ def build_model(vocab_size):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--quick", action="store_true", help="less data, for tests")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    keras.utils.set_random_seed(0)
+    args = parse_example_args(__doc__, argv)
 
     train = cue_sentences(1500 if args.quick else 4000, seed=0)
     test = cue_sentences(200, seed=1)

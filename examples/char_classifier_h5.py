@@ -15,11 +15,11 @@ so its peak finds the cue less often than `AdditiveAttention`'s does.
 Run: python examples/char_classifier_h5.py --out DIR
 """
 
-import argparse
 import os
 
 import keras
 import numpy as np
+from example_args import parse_example_args
 
 import keras_attnviz
 from keras_attnviz.datasets import cue_sentences
@@ -52,12 +52,7 @@ def peak_on_cue_rate(maps, data):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--quick", action="store_true", help="less data, for tests")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    keras.utils.set_random_seed(0)
+    args = parse_example_args(__doc__, argv)
 
     train = cue_sentences(1500 if args.quick else 3000, seed=0)
     test = cue_sentences(200, seed=1)

@@ -7,11 +7,11 @@ a trained model must put its attention on the cue, and the strip shows it.
 Run: python examples/document_heatmap.py --out DIR
 """
 
-import argparse
 import os
 
 import keras
 import numpy as np
+from example_args import parse_example_args
 from matplotlib.figure import Figure
 
 import keras_attnviz
@@ -43,12 +43,7 @@ def build_model(vocab_size, maxlen):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--quick", action="store_true", help="less data, for tests")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    keras.utils.set_random_seed(0)
+    args = parse_example_args(__doc__, argv)
     rng = np.random.default_rng(0)
 
     texts, labels = make_documents(600 if args.quick else 2000, rng)

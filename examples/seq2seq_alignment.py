@@ -8,11 +8,11 @@ the share of attention mass on that anti-diagonal.
 Run: python examples/seq2seq_alignment.py --out DIR
 """
 
-import argparse
 import os
 
 import keras
 import numpy as np
+from example_args import parse_example_args
 from matplotlib.figure import Figure
 
 import keras_attnviz
@@ -51,12 +51,7 @@ def build_model():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--quick", action="store_true", help="less data, for tests")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    keras.utils.set_random_seed(0)
+    args = parse_example_args(__doc__, argv)
     rng = np.random.default_rng(0)
 
     source, previous, target = make_pairs(10000, rng)

@@ -8,11 +8,11 @@ attention mass that any head puts on that diagonal.
 Run: python examples/transformer_heads.py --out DIR
 """
 
-import argparse
 import os
 
 import keras
 import numpy as np
+from example_args import parse_example_args
 
 import keras_attnviz
 from keras_attnviz.render import heads_grid
@@ -54,12 +54,7 @@ def make_data(n, rng):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--quick", action="store_true", help="less data, for tests")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    keras.utils.set_random_seed(0)
+    args = parse_example_args(__doc__, argv)
     rng = np.random.default_rng(0)
 
     tokens, previous = make_data(6000 if args.quick else 8000, rng)

@@ -212,37 +212,21 @@ def test_demo_rejects_bad_epochs(capsys):
     assert exit_.value.code == 2
 
 
-def test_texts_file_must_exist(char_model, tmp_path, capsys):
-    err = _one_line_error(
-        capsys,
-        run(
-            "render",
-            char_model / "model.h5",
-            "--vocab",
-            char_model / "vocab.json",
-            "--texts",
-            tmp_path / "none.txt",
-            "--out",
-            tmp_path / "a.html",
-        ),
+@pytest.mark.parametrize(
+    "content, expected", [(None, "texts.txt"), ("\n \n", "at least one text")]
+)
+def test_bad_texts_file(char_model, tmp_path, capsys, content, expected):
+    texts = tmp_path / "texts.txt"
+    if content is not None:
+        texts.write_text(content, encoding="utf-8")
+    code = run(
+        "render",
+        char_model / "model.h5",
+        "--vocab",
+        char_model / "vocab.json",
+        "--texts",
+        texts,
+        "--out",
+        tmp_path / "a.html",
     )
-    assert "none.txt" in err
-
-
-def test_empty_texts_file(char_model, tmp_path, capsys):
-    texts = tmp_path / "empty.txt"
-    texts.write_text("\n \n", encoding="utf-8")
-    err = _one_line_error(
-        capsys,
-        run(
-            "render",
-            char_model / "model.h5",
-            "--vocab",
-            char_model / "vocab.json",
-            "--texts",
-            texts,
-            "--out",
-            tmp_path / "a.html",
-        ),
-    )
-    assert "at least one text" in err
+    assert expected in _one_line_error(capsys, code)

@@ -5,13 +5,11 @@ import numpy as np
 from keras_attnviz.render.color_scale import ColorScale
 from keras_attnviz.render.inputs import token_weights
 
-# Keep spaces visible and characters aligned, and the text black wherever the
-# notebook theme sets another default (each cell then sets its own colour).
+# Keep spaces visible and characters aligned. No text colour here: pandas
+# prefixes table styles with the table's id, which would outrank each cell's
+# own (contrast-chosen) colour.
 _TABLE_STYLES = [
-    {
-        "selector": "td",
-        "props": "white-space: pre; font-family: monospace; color: #000000",
-    }
+    {"selector": "td", "props": "white-space: pre; font-family: monospace"}
 ]
 
 

@@ -9,7 +9,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from keras_attnviz.render import html_spans
+from keras_attnviz.render import html_spans, styler
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -96,3 +96,20 @@ def test_browser_draws_the_legend_from_light_to_dark(tmp_path):
     np.testing.assert_allclose(inside[-1], blues(1.0)[:3], atol=0.02)
     luminance = inside.mean(axis=-1)
     assert np.all(np.diff(luminance) <= 0.01)
+
+
+def test_browser_draws_white_text_on_the_styler_dark_cell(tmp_path):
+    page = tmp_path / "table.html"
+    table = styler("WWWWWW", [0.0, 0.0, 0.0, 1.0, 1.0, 1.0], width=6).to_html()
+    page.write_text(
+        f'<html><body style="zoom:6;background:#fff">{table}</body></html>',
+        encoding="utf-8",
+    )
+    image = screenshot(page, tmp_path)
+    blues = matplotlib.colormaps["Blues"]
+    rows, cols = np.nonzero(pixels_of(image, matplotlib.colors.to_hex(blues(1.0))))
+    assert rows.size > 300
+    dark_cells = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    # The letters on the dark cells are drawn in white, not in a dark colour.
+    assert (dark_cells > 0.9).all(axis=-1).sum() > 50
+    assert (dark_cells < 0.2).all(axis=-1).sum() == 0

@@ -25,6 +25,23 @@ import keras
 
 from keras_attnviz.lambda_code import function_reference
 
+_ANY = object()
+
+# Keras 2 arguments that Keras 3 dropped, with the value that behaves as
+# Keras 3 does (`_ANY`: whatever the value); `time_major` is for all layers.
+_KERAS2_ONLY_ARGUMENTS = {
+    "Embedding": {"input_length": _ANY},
+    "Attention": {"causal": False},
+    "AdditiveAttention": {"causal": False},
+    "MultiHeadAttention": {
+        # Shapes the layer was built with; Keras 3 builds it on its call.
+        "query_shape": _ANY,
+        "key_shape": _ANY,
+        "value_shape": _ANY,
+        "softmax_robust_masking": False,
+    },
+}
+
 # Names under which a model appears as a layer of another model.
 _MODEL_CLASSES = {"Functional": "Model", "Model": "Model", "Sequential": "Sequential"}
 
@@ -74,9 +91,9 @@ def _translate_object(obj, keras2):
             obj["config"] = _keras2_sequential_config(obj["config"])
         elif keras2:
             _renumber_keras2_nested_model_nodes(obj["config"])
-        else:
-            for layer in obj["config"].get("layers", []):
-                _add_module(layer)
+            _revive_keras2_tensor_arguments(obj["config"])
+        for layer in obj["config"].get("layers", []):
+            _add_module(layer)
         # Keras 2 `.keras` files name modules of tf_keras or Keras 2.
         if "module" not in obj or keras2:
             obj.update(
@@ -113,17 +130,26 @@ def _add_module(layer):
         layer.update(module="keras.layers", registered_name=None)
 
 
+def _drop_keras2_arguments(class_name, config):
+    dropped = {"time_major": False, **_KERAS2_ONLY_ARGUMENTS.get(class_name, {})}
+    for name, keras3_behaviour in dropped.items():
+        if name not in config:
+            continue
+        value = config.pop(name)
+        if keras3_behaviour is not _ANY and value != keras3_behaviour:
+            raise ValueError(
+                f"Layer '{config.get('name')}' was saved with `{name}={value!r}`, "
+                "which Keras 3 does not support. Expected "
+                f"`{name}={keras3_behaviour!r}`. Received: `{name}={value!r}`."
+            )
+
+
 def _translate_keras2_layer(obj):
     config = obj["config"]
-    if config.get("time_major"):
-        raise ValueError(
-            f"Layer '{config.get('name')}' was saved with `time_major=True`, "
-            "which Keras 3 does not support. Expected `time_major=False`. "
-            "Received: `time_major=True`."
-        )
-    config.pop("time_major", None)
-    if obj["class_name"] == "Embedding":
-        config.pop("input_length", None)
+    _drop_keras2_arguments(obj["class_name"], config)
+    # Keras 2 `.keras` files build layers from one input shape; several Keras 3
+    # layers (`MultiHeadAttention`) want more, and are built when called.
+    obj.pop("build_config", None)
     if obj["class_name"] == "InputLayer":
         if "batch_input_shape" in config:
             config["batch_shape"] = config.pop("batch_input_shape")
@@ -185,6 +211,53 @@ def _renumber_keras2_nested_model_nodes(config):
         for reference in [group] if group and isinstance(group[0], str) else group:
             if reference[0] in nested:
                 reference[1] -= 1
+
+
+def _revive_keras2_tensor_arguments(config):
+    """Rewrites Keras 2 nodes that pass tensors as keyword arguments.
+
+    Keras 2 wrote a call such as `MultiHeadAttention()(query, value=value)` as
+    `[["query_layer", 0, 0, {"value": ["value_layer", 0, 0]}]]`; Keras 3 reads
+    that layout but passes `value` on as the list. The node is rewritten in
+    the Keras 3 layout, where tensors are `__keras_tensor__` objects.
+    """
+    names = {layer["name"] for layer in config.get("layers", [])}
+
+    def is_reference(value):
+        return (
+            isinstance(value, list)
+            and len(value) == 3
+            and value[0] in names
+            and all(isinstance(index, int) for index in value[1:])
+        )
+
+    def revive(value):
+        if is_reference(value):
+            # Keras takes the tensor from `keras_history`; shape and dtype
+            # only have to be there.
+            return {
+                "class_name": "__keras_tensor__",
+                "config": {"shape": [], "dtype": "float32", "keras_history": value},
+            }
+        if isinstance(value, list):
+            return [revive(item) for item in value]
+        if isinstance(value, dict):
+            return {key: revive(item) for key, item in value.items()}
+        return value
+
+    for layer in config.get("layers", []):
+        nodes = layer.get("inbound_nodes", [])
+        for index, node in enumerate(nodes):
+            kwargs = (
+                node[-1][3] if isinstance(node, list) and len(node[-1]) == 4 else {}
+            )
+            if revive(kwargs) == kwargs:
+                continue
+            inputs = [revive(list(reference[:3])) for reference in node]
+            nodes[index] = {
+                "args": [inputs[0] if len(inputs) == 1 else inputs],
+                "kwargs": revive(kwargs),
+            }
 
 
 def _keras2_sequential_config(config):

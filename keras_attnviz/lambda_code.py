@@ -45,9 +45,23 @@ def _keras3_code(value):
             return _triple(inner["value"])
         return (inner.get("code"), inner.get("defaults"), inner.get("closure"))
     dumped = value.get("value") if list(value) == ["value"] else None
-    if isinstance(dumped, list) and len(dumped) == 3 and isinstance(dumped[0], str):
+    # Without the wrapper only the bytes tell code from, e.g., the node
+    # reference `{"value": ["gru", 0, 0]}` of a Keras 2 call.
+    if isinstance(dumped, list) and len(dumped) == 3 and _is_bytecode(dumped[0]):
         return tuple(dumped)
     return None
+
+
+def _is_bytecode(text):
+    """Whether `text` is base64 of a marshalled code object (read, not run)."""
+    if not isinstance(text, str):
+        return False
+    try:
+        head = base64.b64decode(text[:4], validate=True)
+    except (ValueError, binascii.Error):
+        return False
+    # `marshal` starts a code object with "c", flagged 0x80 when referenced.
+    return head[:1] in (b"c", b"\xe3")
 
 
 def _code_sites(node, layer="?"):

@@ -1,11 +1,12 @@
-"""Writes Keras 2 `.h5` files with `tf_keras`, with tf_keras's own predictions.
+"""Writes Keras 2 model files with `tf_keras`, with tf_keras's own predictions.
 
 Run as a script, in a process of its own (tf_keras and Keras 3 do not share a
 process well): `python tests/legacy_models.py OUT_DIR`. For each model NAME it
-writes `NAME.h5`, `NAME.keras` and `NAME.npy`, the predictions on `inputs.npy` (and
-`recipe_attention.npy`, the recipe's attention weights), so the tests can
-compare what `keras_attnviz.load_model` gives with Keras 2's numbers.
-The lambda `marker` writes the file `marker.txt` into OUT_DIR when it runs.
+writes `NAME.h5`, `NAME.keras` and `NAME.npy`, the predictions on
+`inputs.npy`, so the tests can compare what `keras_attnviz.load_model` gives
+with Keras 2's numbers; `recipe_attention.npy` and `multi_head_scores.npy`
+hold attention weights. The lambda of `marker.h5` writes the file
+`marker.txt` into OUT_DIR when it runs.
 """
 
 import os
@@ -71,6 +72,27 @@ def nested():
     return keras.Model(tokens, L.Dense(1)(pooled))
 
 
+def keras_attention():
+    """Keras's own attention layers, whose configs changed in Keras 3."""
+    tokens = L.Input((LENGTH,))
+    x = L.Embedding(VOCABULARY, 8, mask_zero=True)(tokens)
+    states = L.GRU(8, return_sequences=True)(x)
+    dot = L.Attention(name="dot")([states, states])
+    additive = L.AdditiveAttention(name="additive")([dot, states])
+    return keras.Model(tokens, L.Dense(1)(L.GlobalAveragePooling1D()(additive)))
+
+
+def multi_head():
+    tokens = L.Input((LENGTH,))
+    x = L.Embedding(VOCABULARY, 8, mask_zero=True)(tokens)
+    states = L.GRU(8, return_sequences=True)(x)
+    mha = L.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")
+    context = mha(states, states)
+    model = keras.Model(tokens, L.Dense(1)(L.GlobalAveragePooling1D()(context)))
+    _, scores = mha(states, states, return_attention_scores=True)
+    return model, keras.Model(tokens, scores)
+
+
 def recipe():
     """The attention recipe of the much-copied Stack Overflow answer."""
     tokens = L.Input((LENGTH,))
@@ -133,12 +155,15 @@ def main(out_dir):
     inputs[0, :3] = 0  # pre-padded
     inputs[1, -2:] = 0  # post-padded
     np.save(os.path.join(out_dir, "inputs.npy"), inputs)
+    multi_head_model, multi_head_scores = multi_head()
     models = {
         "masked_gru": masked_gru(),
         "lstm": lstm(),
         "bidirectional": bidirectional(),
         "mixed_precision": mixed_precision(),
         "nested": nested(),
+        "keras_attention": keras_attention(),
+        "multi_head": multi_head_model,
         "recipe": recipe(),
         "lambdas": lambdas(),
         "named_function": named_function(),
@@ -149,14 +174,14 @@ def main(out_dir):
         np.save(os.path.join(out_dir, f"{name}.npy"), model.predict(inputs, verbose=0))
         # tf.keras 2.13 to 2.15 also wrote `.keras` archives.
         model.save(os.path.join(out_dir, f"{name}.keras"))
+    scores = multi_head_scores.predict(inputs, verbose=0)
+    np.save(os.path.join(out_dir, "multi_head_scores.npy"), scores)
     weights = models["recipe"].get_layer("attention_vec").output
     attention = keras.Model(models["recipe"].input, weights).predict(inputs, verbose=0)
     np.save(os.path.join(out_dir, "recipe_attention.npy"), attention)
     marker(out_dir).save(os.path.join(out_dir, "marker.h5"))
     # Building the model ran the lambda; the tests look for its next run.
     os.remove(os.path.join(out_dir, "marker.txt"))
-    with open(os.path.join(out_dir, "keras_version.txt"), "w") as f:
-        f.write(keras.__version__)
 
 
 if __name__ == "__main__":

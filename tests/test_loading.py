@@ -182,7 +182,16 @@ def test_legacy_files_are_keras2_files(legacy_dir):
 
 @pytest.mark.parametrize("extension", [".h5", ".keras"])
 @pytest.mark.parametrize(
-    "name", ["masked_gru", "lstm", "bidirectional", "mixed_precision", "nested"]
+    "name",
+    [
+        "masked_gru",
+        "lstm",
+        "bidirectional",
+        "mixed_precision",
+        "nested",
+        "keras_attention",
+        "multi_head",
+    ],
 )
 def test_keras2_models_give_keras2_numbers(legacy_dir, name, extension):
     model = _expect_keras2_numbers(legacy_dir, name, extension)
@@ -514,6 +523,22 @@ def test_probe_reads_keras2_attention_from_a_loaded_recipe(legacy_dir):
         np.load(legacy_dir / "recipe_attention.npy"),
         atol=1e-6,
     )
+
+
+def test_probe_reads_keras2_multi_head_scores(legacy_dir):
+    inputs = np.load(legacy_dir / "inputs.npy")
+    model = load_model(legacy_dir / "multi_head.h5")
+    result = AttentionProbe(model).predict(inputs, verbose=0)
+    np.testing.assert_allclose(
+        result.outputs, np.load(legacy_dir / "multi_head.npy"), atol=1e-5
+    )
+    # Keras 2 spreads the rows of padded queries evenly, the probe zeroes them.
+    real = inputs != 0
+    expected = np.load(legacy_dir / "multi_head_scores.npy")
+    for i, row in enumerate(real):
+        np.testing.assert_allclose(
+            result.attention["mha"][i][:, row], expected[i][:, row], atol=1e-6
+        )
 
 
 def test_probe_finds_our_layer_in_a_reloaded_h5(tmp_path, tokens):

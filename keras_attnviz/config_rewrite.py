@@ -23,6 +23,7 @@ import re
 
 import keras
 
+from keras_attnviz import keras2_tf_ops
 from keras_attnviz.lambda_code import function_reference
 
 _ANY = object()
@@ -41,6 +42,9 @@ _KERAS2_ONLY_ARGUMENTS = {
         "softmax_robust_masking": False,
     },
 }
+
+# Keras 2 layers for TensorFlow functions called on symbolic tensors.
+_KERAS2_TF_OP_CLASSES = ("TFOpLambda", "SlicingOpLambda")
 
 # Names under which a model appears as a layer of another model.
 _MODEL_CLASSES = {"Functional": "Model", "Model": "Model", "Sequential": "Sequential"}
@@ -91,7 +95,7 @@ def _translate_object(obj, keras2):
             obj["config"] = _keras2_sequential_config(obj["config"])
         elif keras2:
             _renumber_keras2_nested_model_nodes(obj["config"])
-            _revive_keras2_tensor_arguments(obj["config"])
+            _rewrite_keras2_nodes(obj["config"])
         for layer in obj["config"].get("layers", []):
             _add_module(layer)
         # Keras 2 `.keras` files name modules of tf_keras or Keras 2.
@@ -162,6 +166,14 @@ def _translate_keras2_layer(obj):
         config["dtype"] = dtype["config"]["name"]
     if obj["class_name"] == "Lambda":
         _translate_keras2_lambda(config)
+    if obj["class_name"] in _KERAS2_TF_OP_CLASSES:
+        # Refused here, before Keras wraps the layer's own error in another.
+        keras2_tf_ops.check_function(config.get("function"))
+        obj.update(
+            module=None,
+            class_name=keras2_tf_ops.TFOpLambda.__name__,
+            registered_name=keras.saving.get_registered_name(keras2_tf_ops.TFOpLambda),
+        )
     for key in ("layer", "backward_layer"):
         # Wrappers (`Bidirectional`, `TimeDistributed`) deserialize the layer
         # they wrap the Keras 3 way, which needs a `module` that Keras 2 only
@@ -213,13 +225,16 @@ def _renumber_keras2_nested_model_nodes(config):
                 reference[1] -= 1
 
 
-def _revive_keras2_tensor_arguments(config):
-    """Rewrites Keras 2 nodes that pass tensors as keyword arguments.
+def _rewrite_keras2_nodes(config):
+    """Rewrites the Keras 2 nodes that Keras 3 reads wrongly, in its layout.
 
-    Keras 2 wrote a call such as `MultiHeadAttention()(query, value=value)` as
-    `[["query_layer", 0, 0, {"value": ["value_layer", 0, 0]}]]`; Keras 3 reads
-    that layout but passes `value` on as the list. The node is rewritten in
-    the Keras 3 layout, where tensors are `__keras_tensor__` objects.
+    Keras 3 reads the Keras 2 node layout `[["query", 0, 0, {...}]]` (inbound
+    layer, node, tensor, keyword arguments) but passes tensors among the
+    keyword arguments on as lists, e.g. the `value` of a
+    `MultiHeadAttention()(query, value=value)`, and the nodes of TF-op layers
+    (`tf.concat([a, b], axis=1)`) hold such arguments, or a flat
+    `["a", 0, 0, {...}]`. Those nodes are rewritten in the Keras 3 layout,
+    where tensors are `__keras_tensor__` objects.
     """
     names = {layer["name"] for layer in config.get("layers", [])}
 
@@ -227,6 +242,7 @@ def _revive_keras2_tensor_arguments(config):
         return (
             isinstance(value, list)
             and len(value) == 3
+            and isinstance(value[0], str)
             and value[0] in names
             and all(isinstance(index, int) for index in value[1:])
         )
@@ -246,14 +262,14 @@ def _revive_keras2_tensor_arguments(config):
         return value
 
     for layer in config.get("layers", []):
+        is_tf_op = layer["class_name"] in _KERAS2_TF_OP_CLASSES
         nodes = layer.get("inbound_nodes", [])
         for index, node in enumerate(nodes):
-            kwargs = (
-                node[-1][3] if isinstance(node, list) and len(node[-1]) == 4 else {}
-            )
-            if revive(kwargs) == kwargs:
+            references = [node] if isinstance(node[0], str) else node
+            kwargs = references[-1][3] if len(references[-1]) == 4 else {}
+            if not is_tf_op and revive(kwargs) == kwargs:
                 continue
-            inputs = [revive(list(reference[:3])) for reference in node]
+            inputs = [revive(list(reference[:3])) for reference in references]
             nodes[index] = {
                 "args": [inputs[0] if len(inputs) == 1 else inputs],
                 "kwargs": revive(kwargs),

@@ -93,6 +93,17 @@ def multi_head():
     return model, keras.Model(tokens, scores)
 
 
+def tf_ops():
+    """The recipe with TensorFlow functions where a Lambda used to be."""
+    tokens = L.Input((LENGTH,))
+    states = L.GRU(UNITS, return_sequences=True)(L.Embedding(VOCABULARY, 8)(tokens))
+    scores = tf.squeeze(L.Dense(1, activation="tanh")(states), axis=-1)
+    weights = tf.nn.softmax(scores, name="weights")
+    context = tf.reduce_sum(states * weights[:, :, tf.newaxis], axis=1)
+    features = tf.concat([context, states[:, -1] * 2.0 + 1.0], axis=-1)
+    return keras.Model(tokens, L.Dense(1)(features))
+
+
 def recipe():
     """The attention recipe of the much-copied Stack Overflow answer."""
     tokens = L.Input((LENGTH,))
@@ -163,6 +174,7 @@ def main(out_dir):
         "mixed_precision": mixed_precision(),
         "nested": nested(),
         "keras_attention": keras_attention(),
+        "tf_ops": tf_ops(),
         "multi_head": multi_head_model,
         "recipe": recipe(),
         "lambdas": lambdas(),

@@ -191,6 +191,7 @@ def test_legacy_files_are_keras2_files(legacy_dir):
         "nested",
         "keras_attention",
         "multi_head",
+        "tf_ops",
     ],
 )
 def test_keras2_models_give_keras2_numbers(legacy_dir, name, extension):
@@ -343,6 +344,28 @@ def test_keras2_files_from_before_tf_2_13(legacy_dir, tmp_path, name):
         np.load(legacy_dir / f"{name}.npy"),
         atol=1e-5,
     )
+
+
+def test_keras2_tf_ops_reload_and_resave(legacy_dir, tmp_path):
+    model = load_model(legacy_dir / "tf_ops.h5")
+    model.save(tmp_path / "again.keras")
+    _expect_same(
+        load_model(tmp_path / "again.keras"), model, np.load(legacy_dir / "inputs.npy")
+    )
+
+
+@pytest.mark.parametrize("function", ["io.write_file", "print", "raw_ops.WriteFile"])
+def test_keras2_tf_ops_with_side_effects_are_refused(legacy_dir, tmp_path, function):
+    def swap_function(config):
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "TFOpLambda":
+                layer["config"]["function"] = function
+        return config
+
+    path = tmp_path / "hostile.h5"
+    _rewrite_config(legacy_dir / "tf_ops.h5", path, swap_function)
+    with pytest.raises(ValueError, match=rf"side-effect-free.*{function}"):
+        load_model(path)
 
 
 def test_keras2_backend_shim_follows_keras2_semantics():

@@ -39,6 +39,25 @@ def _dot(x, y):
     return ops.tensordot(x, y, axes=[[len(x.shape) - 1], [max(len(y.shape) - 2, 0)]])
 
 
+def _batch_dot(x, y, axes=None):
+    # Contracts one axis of `x` with one of `y`, sample by sample (axis 0).
+    x_rank, y_rank = len(x.shape), len(y.shape)
+    if axes is None:
+        axes = (x_rank - 1, y_rank - 2 if y_rank > 2 else 1)
+    elif isinstance(axes, int):
+        axes = (axes, axes)
+    x_axis, y_axis = axes[0] % x_rank, axes[1] % y_rank
+    letters = iter("bcdefghijklmnopqrstuvwxyz")
+    x_dims = ["a"] + [next(letters) for _ in range(x_rank - 1)]
+    y_dims = ["a"] + [next(letters) for _ in range(y_rank - 1)]
+    y_dims[y_axis] = x_dims[x_axis]
+    kept = [d for d in x_dims if d != x_dims[x_axis]] + [
+        d for i, d in enumerate(y_dims[1:], 1) if i != y_axis
+    ]
+    result = ops.einsum(f"{''.join(x_dims)},{''.join(y_dims)}->{''.join(kept)}", x, y)
+    return ops.expand_dims(result, 1) if len(kept) == 1 else result
+
+
 def _argmax(x, axis=-1):
     return ops.argmax(x, axis=axis)
 
@@ -92,6 +111,7 @@ _KERAS2_ONLY = {
     "repeat_elements": _repeat_elements,
     "repeat": _repeat,
     "dot": _dot,
+    "batch_dot": _batch_dot,
     "argmax": _argmax,
     "argmin": _argmin,
     "cumsum": _cumsum,
@@ -128,15 +148,16 @@ class Keras2Backend(types.ModuleType):
         )
 
 
-class Keras2Namespace(types.ModuleType):
-    """The `keras` module as seen by old lambdas: Keras 3, with a Keras 2 backend."""
+class _Overlay(types.ModuleType):
+    """A module as old lambdas saw it: `module`, with some names replaced."""
 
-    def __init__(self, backend):
-        super().__init__("keras", keras.__doc__)
-        self.backend = backend
+    def __init__(self, module, **replaced):
+        super().__init__(module.__name__, module.__doc__)
+        self.__dict__.update(replaced)
+        self._module = module
 
     def __getattr__(self, name):
-        return getattr(keras, name)
+        return getattr(self._module, name)
 
 
 def lambda_globals():
@@ -145,20 +166,16 @@ def lambda_globals():
     Returns:
         A dict for the globals of a rebuilt lambda: `K` and `backend` (the
         Keras 2 backend functions), `keras` (Keras 3 with that backend), `ops`
-        (`keras.ops`), `np` and, where TensorFlow is installed, `tf`.
+        (`keras.ops`), `np` and, where TensorFlow is installed, `tf` (whose
+        `tf.keras` is that `keras`).
     """
     backend = Keras2Backend()
-    names = {
-        "K": backend,
-        "backend": backend,
-        "keras": Keras2Namespace(backend),
-        "ops": ops,
-        "np": np,
-    }
+    keras2 = _Overlay(keras, backend=backend)
+    names = {"K": backend, "backend": backend, "keras": keras2, "ops": ops, "np": np}
     try:
         import tensorflow as tf
     except ImportError:
         pass
     else:
-        names["tf"] = tf
+        names["tf"] = _Overlay(tf, keras=keras2)
     return names

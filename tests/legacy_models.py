@@ -1,12 +1,16 @@
 """Writes Keras 2 model files with `tf_keras`, with tf_keras's own predictions.
 
 Run as a script, in a process of its own (tf_keras and Keras 3 do not share a
-process well): `python tests/legacy_models.py OUT_DIR`. For each model NAME it
-writes `NAME.h5`, `NAME.keras` and `NAME.npy`, the predictions on
-`inputs.npy`, so the tests can compare what `keras_attnviz.load_model` gives
-with Keras 2's numbers; `recipe_attention.npy` and `multi_head_scores.npy`
-hold attention weights. The lambda of `marker.h5` writes the file
-`marker.txt` into OUT_DIR when it runs.
+process well):
+
+    TF_USE_LEGACY_KERAS=1 python tests/legacy_models.py OUT_DIR
+
+For each model NAME it writes `NAME.h5`, `NAME.keras` and `NAME.npy`, the
+predictions on `inputs.npy`, so the tests can compare what
+`keras_attnviz.load_model` gives with Keras 2's numbers;
+`recipe_attention.npy` and `multi_head_scores.npy` hold attention weights.
+The lambda of `marker.h5` writes the file `marker.txt` into OUT_DIR when it
+runs.
 """
 
 import os
@@ -120,14 +124,17 @@ def recipe():
 
 
 def lambdas():
-    """Lambdas over the globals old code used: K, keras.backend and tf."""
+    """Lambdas over the globals old code used: K, keras.backend and tf.keras."""
     tokens = L.Input((LENGTH,))
     x = L.Embedding(VOCABULARY, 4)(tokens)
     pooled = L.Lambda(lambda x: K.l2_normalize(K.max(x, axis=1), axis=-1))(x)
     mean = L.Lambda(lambda x: tf.reduce_mean(x, axis=1))(x)
     swapped = L.Lambda(lambda x: K.permute_dimensions(x, (0, 2, 1)))(x)
     last = L.Lambda(lambda x: keras.backend.sum(x, axis=-1))(swapped)
-    joined = L.Lambda(lambda xs: K.concatenate(xs))([pooled, mean, last])
+    scores = L.Lambda(lambda x: K.batch_dot(x, x, axes=[2, 2]))(x)
+    # `tf.keras` is tf_keras here: the test runs this with TF_USE_LEGACY_KERAS=1.
+    scores = L.Lambda(lambda x: tf.keras.backend.mean(x, axis=1))(scores)
+    joined = L.Lambda(lambda xs: K.concatenate(xs))([pooled, mean, last, scores])
     return keras.Model(tokens, joined)
 
 

@@ -31,7 +31,7 @@ def legacy_dir(tmp_path_factory):
         [sys.executable, os.path.join(HERE, "legacy_models.py"), str(out)],
         check=True,
         capture_output=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_USE_LEGACY_KERAS": "1"},
     )
     return out
 
@@ -386,6 +386,15 @@ def test_keras2_backend_shim_follows_keras2_semantics():
         rtol=1e-6,
     )
     np.testing.assert_allclose(K.sum(x, axis=1), x.sum(axis=1))
+    y = x.transpose(0, 2, 1) + 1.0
+    np.testing.assert_allclose(K.batch_dot(x, y), np.einsum("bij,bjk->bik", x, y))
+    np.testing.assert_allclose(
+        K.batch_dot(x, x, axes=[2, 2]), np.einsum("bik,bjk->bij", x, x)
+    )
+    np.testing.assert_allclose(
+        K.batch_dot(x[:, 0], x[:, 1], axes=1),
+        np.sum(x[:, 0] * x[:, 1], axis=1, keepdims=True),
+    )
     with pytest.raises(AttributeError, match="K.no_such_function"):
         K.no_such_function  # noqa: B018
 

@@ -50,9 +50,23 @@ _KERAS2_TF_OP_CLASSES = ("TFOpLambda", "SlicingOpLambda")
 _MODEL_CLASSES = {"Functional": "Model", "Model": "Model", "Sequential": "Sequential"}
 
 
-def is_keras2(keras_version):
-    """Whether a file's `keras_version` attribute names Keras 1 or 2."""
-    major = str(keras_version or "0").split(".", 1)[0]
+def is_keras2(keras_version, path):
+    """Whether a file's `keras_version` names Keras 2 (else Keras 3).
+
+    Files without a version are taken for Keras 2, which did not always
+    write one.
+
+    Raises:
+        ValueError: for files written by Keras 1, whose configs differ too
+            much to be rewritten.
+    """
+    major = str(keras_version or "2").split(".", 1)[0]
+    if major == "1":
+        raise ValueError(
+            f"The file {path!r} was written by Keras {keras_version}. Expected "
+            "a file written by Keras 2 or 3. Received: `keras_version="
+            f"{keras_version!r}`."
+        )
     return not major.isdigit() or int(major) < 3
 
 

@@ -168,13 +168,14 @@ def _read_keras_archive(path):
         ) from e
     except (zipfile.BadZipFile, OSError) as e:
         raise ValueError(f"The file {path!r} is corrupt. Received: {e}") from e
+    # Both Keras 2 and 3 write the version; without one, Keras 3 has a go.
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
-    return config, version
+    return config, version or "3"
 
 
 def _load_keras_file(path, custom_objects, safe_mode, compile):
     config, keras_version = _read_keras_archive(path)
-    keras2 = config_rewrite.is_keras2(keras_version)
+    keras2 = config_rewrite.is_keras2(keras_version, path)
     with _malformed_config_errors(path):
         lambdas = _trusted_lambdas(config, path, safe_mode)
         if keras2:
@@ -248,7 +249,7 @@ def _load_h5_file(path, custom_objects, safe_mode, compile):
     with _malformed_config_errors(path):
         lambdas = _trusted_lambdas(config, path, safe_mode)
         config = config_rewrite.translate(
-            config, config_rewrite.is_keras2(attrs["keras_version"])
+            config, config_rewrite.is_keras2(attrs["keras_version"], path)
         )
     objects = {**(custom_objects or {}), **lambdas}
     model = _model_class(config, path).from_config(

@@ -289,6 +289,15 @@ def test_keras2_legacy_optimizer_arguments_are_mapped(legacy_dir, tmp_path):
     np.testing.assert_allclose(float(model.optimizer.learning_rate), 0.01)
 
 
+def test_keras1_files_are_refused(legacy_dir, tmp_path):
+    path = tmp_path / "keras1.h5"
+    shutil.copy(legacy_dir / "masked_gru.h5", path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["keras_version"] = "1.2.2"
+    with pytest.raises(ValueError, match=r"keras1\.h5.*Keras 1\.2\.2"):
+        load_model(path)
+
+
 def test_keras2_time_major_true_is_rejected(legacy_dir, tmp_path):
     def set_time_major(config):
         config["config"]["layers"][2]["config"]["time_major"] = True

@@ -153,8 +153,8 @@ class _Overlay(types.ModuleType):
 
     def __init__(self, module, **replaced):
         super().__init__(module.__name__, module.__doc__)
-        self.__dict__.update(replaced)
         self._module = module
+        self.__dict__.update(replaced)
 
     def __getattr__(self, name):
         return getattr(self._module, name)

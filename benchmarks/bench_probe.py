@@ -11,7 +11,7 @@
    growth from 1k to 16k is what the probe keeps per sample. Target: < 100 MiB
    (all of the 16k weights at once: 16384 x 2 x 4 x 128 x 128 x 4 B = 8 GiB).
 
-Run: `python benchmarks/bench_probe.py [--repeats 5] [--quick]`.
+Run: `python benchmarks/bench_probe.py [--repeats 21] [--quick]`.
 """
 
 import argparse
@@ -131,7 +131,7 @@ def memory_growth(length, batch_size):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--length", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
@@ -153,7 +153,15 @@ def main():
             f"{name:<16}{statistics.median(values):>10.3f}"
             f"{min(values):>10.3f}{max(values):>10.3f}"
         )
-    print(f"median paired ratio probe/predict: {ratio:.3f} (target <= 1.05)\n")
+    # Both runs share the machine's slow and fast phases, so three summaries
+    # of the same pairs are shown; all three must meet the target.
+    probe_times, predict_times = times["probe.predict"], times["model.predict"]
+    medians = statistics.median(probe_times) / statistics.median(predict_times)
+    minimums = min(probe_times) / min(predict_times)
+    print(
+        f"probe/predict: median of paired ratios {ratio:.3f}, ratio of medians "
+        f"{medians:.3f}, ratio of minimums {minimums:.3f} (target <= 1.05)\n"
+    )
 
     peaks = memory_growth(128, 64)
     print("## iter_batches peak RSS (2 MultiHeadAttention x 4 heads, T=128, batch 64)")

@@ -33,10 +33,17 @@ def check_function(name):
         ValueError: if `name` is not a str naming such a function.
     """
     # TF 1 names (`tf.compat.v1.squeeze`) are as pure as the names they carry.
-    bare = name.removeprefix("compat.v1.") if isinstance(name, str) else None
-    if bare is None or not (
-        bare.startswith(_PURE_NAMESPACES) or bare in _PURE_FUNCTIONS
-    ):
+    bare = name.removeprefix("compat.v1.") if isinstance(name, str) else ""
+    parts = bare.split(".")
+    # Exactly `namespace.function` or a listed function: any longer chain or
+    # private part could walk from a module to its loader or globals.
+    pure = (len(parts) == 1 and bare in _PURE_FUNCTIONS) or (
+        len(parts) == 2
+        and f"{parts[0]}." in _PURE_NAMESPACES
+        and parts[1].isidentifier()
+        and not parts[1].startswith("_")
+    )
+    if not pure:
         raise ValueError(
             "A Keras 2 `TFOpLambda` layer must call a side-effect-free "
             "TensorFlow function (`tf.math.*`, `tf.nn.*`, `tf.concat`, ...). "

@@ -133,3 +133,13 @@ class DotProductAttention(BaseAttention):
         config = super().get_config()
         config.update({"score": self.score, "scale": self.scale})
         return config
+
+    @classmethod
+    def from_config(cls, config):
+        # Keras 3's `.h5` loader turns config strings that name a Keras
+        # function into that function ("dot" -> `keras.ops.dot`); take the
+        # name back so plain `keras.models.load_model` reloads the layer.
+        score = config.get("score")
+        if callable(score) and getattr(score, "__name__", None) in SCORE_MODES:
+            config = {**config, "score": score.__name__}
+        return super().from_config(config)

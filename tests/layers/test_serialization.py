@@ -71,9 +71,16 @@ def list_form_model(masked):
     attended, weights = keras_attnviz.AdditiveAttention(name="self_attention")(
         [states, states, states], return_attention_scores=True
     )
-    summary = keras.layers.GlobalAveragePooling1D()(attended)
+    # `score="dot"`: a config string that Keras's `.h5` loader also names a
+    # function by (`keras.ops.dot`).
+    dotted, dot_weights = keras_attnviz.DotProductAttention(score="dot", name="dot")(
+        [states, states], return_attention_scores=True
+    )
+    summary = keras.layers.GlobalAveragePooling1D()(
+        keras.layers.Add()([attended, dotted])
+    )
     output = keras.layers.Dense(1)(keras.layers.Concatenate()([pooled, summary]))
-    return keras.Model(tokens, [output, pooled_weights, weights])
+    return keras.Model(tokens, [output, pooled_weights, weights, dot_weights])
 
 
 @pytest.fixture(scope="module")

@@ -95,6 +95,17 @@ def test_keras3_h5_keeps_explicit_ops_in_the_graph(tmp_path):
     _expect_same(load_model(tmp_path / "ops.h5"), model, x)
 
 
+def test_keras3_h5_with_tensor_operators_reloads(tmp_path):
+    # Plain keras.models.load_model fails on `a + b` nodes in .h5 (Keras 3.15).
+    inputs = keras.Input((5, 3))
+    summed = keras.layers.Dense(3)(inputs) + inputs
+    outputs = keras.layers.GlobalAveragePooling1D()(summed)
+    model = keras.Model(inputs, outputs)
+    model.save(tmp_path / "operators.h5")
+    x = np.random.default_rng(1).normal(size=(2, 5, 3))
+    _expect_same(load_model(tmp_path / "operators.h5"), model, x)
+
+
 def test_keras3_h5_nested_multi_io_model_reloads_compiled(tmp_path):
     first = keras.Input((None,), dtype="int32", name="first")
     second = keras.Input((None,), dtype="int32", name="second")

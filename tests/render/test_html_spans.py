@@ -54,13 +54,19 @@ def parse(fragment):
     return parser
 
 
+def test_tooltips_give_float32_weights_back_exactly(rng):
+    weights = rng.random(50).astype("float32")
+    parsed = parse(html_spans("x" * 50, weights).to_html()).spans
+    assert [np.float32(span["title"]) for span in parsed] == weights.tolist()
+
+
 def test_character_level_keeps_every_character_in_order(rng):
     text = "Hi there,\n  two spaces\tand a tab"
     weights = rng.random(len(text))
     spans = html_spans(text, weights)
     parsed = parse(spans.to_html()).spans
     assert "".join(span["text"] for span in parsed) == text
-    assert [span["title"] for span in parsed] == [f"{w:.6g}" for w in weights]
+    assert [span["title"] for span in parsed] == [f"{w:.9g}" for w in weights]
     assert [span["background"] for span in parsed] == spans.scale.css(weights)
     assert [span["color"] for span in parsed] == spans.scale.text_colors(weights)
     assert 'class="kav-spans kav-char"' in spans.to_html()

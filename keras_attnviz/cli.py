@@ -101,6 +101,7 @@ def main(argv=None):
                 vocab=args.vocab,
                 layer=args.layer,
                 padding=args.pad,
+                verbose=1 if args.texts else 0,
             )
             print(path)
     except _USER_ERRORS as error:

@@ -44,7 +44,15 @@ def describe_attention_layers(model_path):
 
 
 def render_texts(
-    model_path, texts, *, out, tokenizer="char", vocab=None, layer=None, padding="post"
+    model_path,
+    texts,
+    *,
+    out,
+    tokenizer="char",
+    vocab=None,
+    layer=None,
+    padding="post",
+    verbose=0,
 ):
     """Renders the attention a saved model gives to `texts` into `out`.
 
@@ -59,6 +67,7 @@ def render_texts(
         vocab: vocabulary file (JSON token -> id, or one token per line).
         layer: name of the attention layer; the first one found by default.
         padding: `"pre"` or `"post"`, where ids are padded.
+        verbose: Keras verbosity of the forward pass (1 shows a progress bar).
 
     Returns:
         The path written.
@@ -76,7 +85,7 @@ def render_texts(
     probe = AttentionProbe(model, layers=[layer] if layer else None)
     name = probe.layer_names[0]
     inputs, token_lists = _model_inputs(model, texts, tokenizer, vocab, padding)
-    result = probe.predict(inputs, verbose=1 if len(texts) > 50 else 0)
+    result = probe.predict(inputs, verbose=verbose)
     maps = [
         result.sample(i, name, tokens=tokens, padding=padding)
         for i, tokens in enumerate(token_lists)

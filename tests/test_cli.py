@@ -78,14 +78,16 @@ def test_render_html_with_vocab(char_model, tmp_path, capsys):
         "--out",
         out,
     )
-    assert code == 0, capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert printed.out.strip() == str(out)  # no progress bar for --text
     page = out.read_text(encoding="utf-8")
     assert "&lt;" in page and "<b>day" not in page
     assert page.count("superb"[0]) >= 1
 
 
 @pytest.mark.parametrize("pad", ["pre", "post"])
-def test_render_png_from_texts_file(char_model, tmp_path, pad):
+def test_render_png_from_texts_file(char_model, tmp_path, pad, capsys):
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(TEXTS) + "\n\n", encoding="utf-8")
     out = tmp_path / "maps.png"
@@ -105,6 +107,9 @@ def test_render_png_from_texts_file(char_model, tmp_path, pad):
         == 0
     )
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # A texts file gets Keras's progress bar; the printed path comes last.
+    printed = capsys.readouterr().out
+    assert "1/1" in printed and printed.rstrip().endswith(str(out))
 
 
 def test_render_string_model_uses_its_text_vectorization(string_model, tmp_path):

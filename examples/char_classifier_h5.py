@@ -74,8 +74,12 @@ def main(argv=None):
     maps = [result.sample(i, LAYER_NAME, tokens=list(text))
             for i, text in enumerate(test.texts)]
     spans_path = os.path.join(args.out, "char_spans.html")
-    html_report(maps[:20], predictions=np.asarray(result.outputs)[:20, 0],
-                labels=test.labels[:20]).save(spans_path)
+    html_report(
+        maps[:20],
+        predictions=np.asarray(result.outputs)[:20, 0],
+        labels=test.labels[:20],
+        level="char",
+    ).save(spans_path)
     table_path = os.path.join(args.out, "char_table.html")
     first_positive = maps[int(np.flatnonzero(test.labels)[0])]
     with open(table_path, "w", encoding="utf-8") as file:
@@ -98,7 +102,9 @@ def main(argv=None):
         recipe_result.attention["attention_vec"] - by_hand.predict(x_test, verbose=0)
     ).max()
     recipe_path = os.path.join(args.out, "recipe_spans.html")
-    html_report(recipe_maps[:20], labels=test.labels[:20]).save(recipe_path)
+    html_report(recipe_maps[:20], labels=test.labels[:20], level="char").save(
+        recipe_path
+    )
     return {
         "peak_on_cue": peak_on_cue_rate(maps, test),
         "recipe_peak_on_cue": peak_on_cue_rate(recipe_maps, test),

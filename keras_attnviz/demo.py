@@ -180,6 +180,7 @@ def _write_report(out_dir, maps, probabilities, data, hits):
         predictions=[f"{probabilities[i]:.2f}" for i in rows],
         labels=[int(data.labels[i]) for i in rows],
         columns={"top character": [_hit_note(hits[i]) for i in rows]},
+        level="char",
     ).save(path, title="keras-attnviz demo: what the classifier attends to")
     return path
 

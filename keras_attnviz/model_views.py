@@ -92,7 +92,9 @@ def render_texts(
     ]
     predictions = _first_output(result.outputs)
     if suffix == ".html":
-        _save_html(out, maps, predictions, name)
+        # Characters read as text; words and vocabulary tokens stay apart.
+        by_char = tokenizer == "char" and model.inputs[0].dtype != "string"
+        _save_html(out, maps, predictions, name, "char" if by_char else "token")
     else:
         _save_png(out, maps, predictions, name)
     return os.fspath(out)
@@ -179,7 +181,7 @@ def _one_row(amap):
     return AttentionMap(mean, tokens=amap.tokens, layer=amap.layer)
 
 
-def _save_html(out, maps, predictions, name):
+def _save_html(out, maps, predictions, name, level):
     from keras_attnviz.render import html_report
 
     averaged = any(np.asarray(amap.weights).ndim > 1 for amap in maps)
@@ -189,6 +191,7 @@ def _save_html(out, maps, predictions, name):
     html_report(
         [_one_row(amap) for amap in maps],
         predictions=[_format_prediction(row) for row in predictions],
+        level=level,
     ).save(out, title=title)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 STYLESHEET = """<style>
 .kav-spans{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
 line-height:1.6;margin:0.25em 0;color:#000;background:#fff}
-.kav-text{white-space:pre-wrap;overflow-wrap:anywhere}
+.kav-text{white-space:pre-wrap;overflow-wrap:break-word}
 .kav-token .kav-text span{padding:0.1em 0.15em;border-radius:0.2em}
 .kav-legend{display:flex;align-items:center;gap:0.5em;font-size:0.8em;
 margin-top:0.25em;color:#333}

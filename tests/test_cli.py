@@ -82,7 +82,8 @@ def test_render_html_with_vocab(char_model, tmp_path, capsys):
     assert code == 0, printed.err
     assert printed.out.strip() == str(out)  # no progress bar for --text
     page = out.read_text(encoding="utf-8")
-    assert "kav-char" in page and "kav-token" not in page
+    assert 'class="kav-spans kav-char"' in page
+    assert 'class="kav-spans kav-token"' not in page
     assert "&lt;" in page and "<b>day" not in page
     assert page.count("superb"[0]) >= 1
 
@@ -129,7 +130,8 @@ def test_render_string_model_uses_its_text_vectorization(string_model, tmp_path)
         == 0
     )
     page = out.read_text(encoding="utf-8")
-    assert "kav-token" in page and "kav-char" not in page
+    assert 'class="kav-spans kav-token"' in page
+    assert 'class="kav-spans kav-char"' not in page
     for word in ("what", "superb", "day"):
         assert word in page
 

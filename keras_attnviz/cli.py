@@ -11,12 +11,15 @@ keras-attnviz render model.h5 --vocab vocab.json --text "what a superb day" --ou
 
 import argparse
 import os
+import re
 import sys
 
 from keras_attnviz.version import __version__
 
 # Errors a user can cause with a bad path, file or argument: reported on one line.
 _USER_ERRORS = (ValueError, TypeError, OSError, KeyError)
+# Keras colours some messages for terminals; a one-line error carries plain text.
+_ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def build_parser():
@@ -65,7 +68,13 @@ def build_parser():
         "per line (line number = id)",
     )
     render.add_argument("--layer", help="the attention layer to show")
-    render.add_argument("--pad", choices=("pre", "post"), default="post")
+    render.add_argument(
+        "--pad",
+        choices=("pre", "post"),
+        default="post",
+        help="where ids are padded (id-input models; TextVectorization pads at "
+        "the end)",
+    )
     render.add_argument("--out", required=True, help="FILE.html or FILE.png")
     return parser
 
@@ -105,8 +114,7 @@ def main(argv=None):
             )
             print(path)
     except _USER_ERRORS as error:
-        message = " ".join(str(error).split()) or type(error).__name__
-        print(f"keras-attnviz: error: {message}", file=sys.stderr)
+        print(f"keras-attnviz: error: {_one_line(error)}", file=sys.stderr)
         return 2
     return 0
 
@@ -118,12 +126,18 @@ def _positive_int(text):
     return value
 
 
+def _one_line(error):
+    # `str(KeyError("x"))` is "'x'": the message is the first argument.
+    text = error.args[0] if isinstance(error, KeyError) and error.args else error
+    return " ".join(_ANSI_CODES.sub("", str(text)).split()) or type(error).__name__
+
+
 def _read_lines(path):
     try:
         with open(path, encoding="utf-8") as file:
             lines = [line.rstrip("\n") for line in file]
     except OSError as error:
-        raise FileNotFoundError(
+        raise OSError(
             f"Cannot read --texts. Received: {os.fspath(path)!r} ({error.strerror})"
         ) from None
     lines = [line for line in lines if line.strip()]

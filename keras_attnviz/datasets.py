@@ -48,6 +48,12 @@ _TAILS = (
     "as usual",
 )
 CUE_WORD = "superb"
+_BUILT_IN_WORDS = frozenset(
+    word
+    for phrases in (_SUBJECTS, _VERBS, _FILLERS, _NEUTRAL, _TAILS, ("and",))
+    for phrase in phrases
+    for word in phrase.split()
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,8 +100,16 @@ def cue_sentences(n, *, seed=0, cue=CUE_WORD):
         raise TypeError(f"`n` must be an int. Received: n={n!r} of type {type(n)}")
     if n < 1:
         raise ValueError(f"`n` must be at least 1. Received: n={n}")
-    if not isinstance(cue, str) or not cue.strip() or " " in cue.strip():
-        raise ValueError(f"`cue` must be one non-empty word. Received: cue={cue!r}")
+    if not isinstance(cue, str) or cue != cue.strip() or not cue or " " in cue:
+        raise ValueError(
+            "`cue` must be one non-empty word without surrounding spaces. "
+            f"Received: cue={cue!r}"
+        )
+    if cue in _BUILT_IN_WORDS:
+        raise ValueError(
+            "`cue` must not be a word the sentences use anyway, or negatives "
+            f"would hold it too. Received: cue={cue!r}"
+        )
     rng = np.random.default_rng(seed)
     labels = (np.arange(n) % 2).astype("int32")
     rng.shuffle(labels)

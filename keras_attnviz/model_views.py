@@ -8,6 +8,8 @@ import os
 import numpy as np
 
 _OUTPUT_SUFFIXES = (".html", ".png")
+# A PNG stacks one heatmap per text; past this many it is unreadable and huge.
+_MAX_PNG_TEXTS = 40
 
 
 def describe_attention_layers(model_path):
@@ -66,7 +68,8 @@ def render_texts(
         tokenizer: `"char"` or `"word"`, how `vocab` splits texts.
         vocab: vocabulary file (JSON token -> id, or one token per line).
         layer: name of the attention layer; the first one found by default.
-        padding: `"pre"` or `"post"`, where ids are padded.
+        padding: `"pre"` or `"post"`, where ids are padded (models with a
+            `TextVectorization` layer always pad at the end).
         verbose: Keras verbosity of the forward pass (1 shows a progress bar).
 
     Returns:
@@ -81,10 +84,21 @@ def render_texts(
             f"--out must end with one of {_OUTPUT_SUFFIXES}. Received: {out!r}"
         )
     _check_writable(out)
+    if suffix == ".png" and len(texts) > _MAX_PNG_TEXTS:
+        raise ValueError(
+            f"A .png holds at most {_MAX_PNG_TEXTS} texts; write .html for more. "
+            f"Received: {len(texts)} texts"
+        )
     model = load_model(model_path)
     probe = AttentionProbe(model, layers=[layer] if layer else None)
     name = probe.layer_names[0]
     inputs, token_lists = _model_inputs(model, texts, tokenizer, vocab, padding)
+    for text, tokens in zip(texts, token_lists, strict=True):
+        if not tokens:
+            raise ValueError(
+                "Every text must hold at least one token the model reads. "
+                f"Received: {text!r}"
+            )
     result = probe.predict(inputs, verbose=verbose)
     maps = [
         result.sample(i, name, tokens=tokens, padding=padding)
@@ -102,8 +116,11 @@ def render_texts(
 
 def _check_writable(out):
     folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise PermissionError(f"--out must be in a writable folder. Received: {out!r}")
+    writable = os.path.isdir(folder) and os.access(folder, os.W_OK)
+    if os.path.isdir(out) or not writable:
+        raise PermissionError(
+            f"--out must be a file in a writable folder. Received: {out!r}"
+        )
 
 
 def _model_inputs(model, texts, tokenizer, vocab_path, padding):
@@ -117,6 +134,11 @@ def _model_inputs(model, texts, tokenizer, vocab_path, padding):
         )
     spec = model.inputs[0]
     if spec.dtype == "string":
+        if padding != "post":
+            raise ValueError(
+                "--pad pre does not apply to a model with a TextVectorization "
+                "layer: it pads at the end. Received: --pad pre"
+            )
         return _string_inputs(model, texts)
     if vocab_path is None:
         raise ValueError(
@@ -128,30 +150,66 @@ def _model_inputs(model, texts, tokenizer, vocab_path, padding):
     token_lists = [vocab.tokenize(text) for text in texts]
     if maxlen is None:
         maxlen = max(len(tokens) for tokens in token_lists)
-    return vocab.encode(texts, maxlen=maxlen, padding=padding), token_lists
+    ids = vocab.encode(texts, maxlen=maxlen, padding=padding)
+    _check_ids_fit(model, ids, vocab)
+    return ids, token_lists
+
+
+def _check_ids_fit(model, ids, vocab):
+    """An id past the Embedding's table would fail deep inside TensorFlow."""
+    embedding = _find_layer(model, "Embedding")
+    if embedding is not None and ids.size and ids.max() >= embedding.input_dim:
+        largest = int(ids.max())
+        raise ValueError(
+            f"--vocab ids must be below {embedding.input_dim}, the size of the "
+            f"model's Embedding. Received: id {largest} for "
+            f"{vocab.tokens[largest]!r}"
+        )
 
 
 def _string_inputs(model, texts):
-    vectorizer = _find_text_vectorization(model)
+    vectorizer = _find_layer(model, "TextVectorization")
     if vectorizer is None:
         raise ValueError(
             "A model with a string input must hold a TextVectorization layer "
             "to split texts into tokens. Received: none in the model"
         )
+    strings = np.asarray(texts, dtype=object)
     vocabulary = vectorizer.get_vocabulary()
-    ids = np.asarray(vectorizer(np.asarray(texts, dtype=object)))
+    ids = np.asarray(vectorizer(strings))
     token_lists = [[vocabulary[i] for i in row if i != 0] for row in ids]
-    return np.asarray(texts, dtype=object), token_lists
+    limit = vectorizer.get_config().get("output_sequence_length")
+    if limit:
+        for text, count in zip(texts, _token_counts(vectorizer, strings), strict=True):
+            if count > limit:
+                raise ValueError(
+                    f"The text is longer than the model's input: at most {limit} "
+                    f"tokens. Received: {count} in {text[:40]!r}"
+                )
+    return strings, token_lists
 
 
-def _find_text_vectorization(model):
+def _token_counts(vectorizer, strings):
+    """How many tokens each string has before `output_sequence_length` cuts it."""
     import keras
 
+    config = {**vectorizer.get_config(), "output_sequence_length": None}
+    twin = keras.layers.TextVectorization.from_config(config)
+    if config.get("vocabulary") is None:
+        twin.set_vocabulary(vectorizer.get_vocabulary(include_special_tokens=False))
+    return (np.asarray(twin(strings)) != 0).sum(axis=-1)
+
+
+def _find_layer(model, class_name):
+    """The first layer of that Keras class, nested models included."""
+    import keras
+
+    layer_class = getattr(keras.layers, class_name)
     for layer in model.layers:
-        if isinstance(layer, keras.layers.TextVectorization):
+        if isinstance(layer, layer_class):
             return layer
         if isinstance(layer, keras.Model):
-            found = _find_text_vectorization(layer)
+            found = _find_layer(layer, class_name)
             if found is not None:
                 return found
     return None
@@ -184,10 +242,11 @@ def _one_row(amap):
 def _save_html(out, maps, predictions, name, level):
     from keras_attnviz.render import html_report
 
-    averaged = any(np.asarray(amap.weights).ndim > 1 for amap in maps)
+    rank = max(np.asarray(amap.weights).ndim for amap in maps)
     title = f"Attention of layer {name!r}"
-    if averaged:
-        title += " (averaged over queries and heads)"
+    if rank > 1:
+        over = "heads and queries" if rank > 2 else "queries"
+        title += f" (averaged over {over})"
     html_report(
         [_one_row(amap) for amap in maps],
         predictions=[_format_prediction(row) for row in predictions],
@@ -206,6 +265,8 @@ def _save_png(out, maps, predictions, name):
         shown = _one_row(amap) if np.asarray(amap.weights).ndim > 2 else amap
         heatmap(shown, ax=ax)
         ax.set_title(
-            f"{name}: prediction {_format_prediction(predictions[i])}", fontsize=9
+            f"{name}: prediction {_format_prediction(predictions[i])}",
+            fontsize=9,
+            parse_math=False,
         )
     figure.savefig(out, dpi=110)

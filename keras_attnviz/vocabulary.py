@@ -1,5 +1,6 @@
 """Token <-> id vocabularies for models whose input is integer ids."""
 
+import collections
 import json
 import os
 
@@ -69,12 +70,19 @@ class Vocabulary:
             raise FileNotFoundError(
                 f"Cannot read the vocabulary file. Received: {path!r} ({error})"
             ) from None
-        if os.fspath(path).endswith(".json"):
+        if os.fspath(path).lower().endswith(".json"):
             tokens = _tokens_from_json(text, path)
         else:
             tokens = text.split("\n")
             if tokens and tokens[-1] == "":
                 tokens.pop()
+        counts = collections.Counter(tokens)
+        repeated = sorted(token for token, n in counts.items() if n > 1)[:3]
+        if repeated:
+            raise ValueError(
+                f"A vocabulary must not repeat a token. Received: {repeated} "
+                f"repeated in {os.fspath(path)!r}"
+            )
         oov = "[UNK]" if "[UNK]" in tokens else None
         return cls(tokens, level=level, oov_token=oov)
 
@@ -122,6 +130,12 @@ class Vocabulary:
     def _id(self, token, text):
         if token in self.ids and token != self.tokens[0]:
             return self.ids[token]
+        if token == self.tokens[0]:
+            raise ValueError(
+                f"Id 0 is padding (as in `Embedding(mask_zero=True)`), so the "
+                f"token at id 0 cannot be read. Received: {token!r} in "
+                f"{text[:40]!r}; give real tokens ids from 1"
+            )
         if self.oov_token is not None:
             return self.ids[self.oov_token]
         raise ValueError(
@@ -143,6 +157,12 @@ def _tokens_from_json(text, path):
             f"{type(mapping).__name__} in {path!r}"
         )
     size = max(mapping.values(), default=-1) + 1
+    # Vocabularies are dense; a huge id would make a huge table.
+    if size > 2 * len(mapping) + 2:
+        raise ValueError(
+            "A JSON vocabulary must use ids 0..N-1 with few gaps. Received: "
+            f"{len(mapping)} tokens with ids up to {size - 1} in {path!r}"
+        )
     tokens = [f"<unused {i}>" for i in range(size)]
     for token, i in mapping.items():
         if i < 0:

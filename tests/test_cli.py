@@ -1,3 +1,4 @@
+import json
 import shutil
 import subprocess
 import sys
@@ -239,3 +240,58 @@ def test_bad_texts_file(char_model, tmp_path, capsys, content, expected):
         tmp_path / "a.html",
     )
     assert expected in _one_line_error(capsys, code)
+
+
+def test_string_model_refuses_texts_its_vectorizer_would_cut(
+    string_model, tmp_path, capsys
+):
+    code = run("render", string_model / "model.keras", "--text",
+               "what a superb day a superb day", "--out", tmp_path / "a.html")
+    assert "at most 6 tokens. Received: 7" in _one_line_error(capsys, code)
+
+
+def test_string_model_refuses_pre_padding(string_model, tmp_path, capsys):
+    code = run("render", string_model / "model.keras", "--text", "a superb day",
+               "--pad", "pre", "--out", tmp_path / "a.html")
+    assert "--pad pre" in _one_line_error(capsys, code)
+
+
+@pytest.mark.parametrize("text", ["", "   "])
+def test_text_without_tokens_is_refused(char_model, string_model, tmp_path, capsys,
+                                         text):
+    for model, extra in [
+        (char_model / "model.h5", ["--vocab", char_model / "vocab.json"]),
+        (string_model / "model.keras", []),
+    ]:
+        if text and not extra:  # the string model strips spaces itself
+            continue
+        code = run("render", model, *extra, "--tokenizer", "word", "--text", text,
+                   "--out", tmp_path / "a.html")
+        assert "at least one token" in _one_line_error(capsys, code)
+
+
+def test_vocab_ids_past_the_embedding_are_refused(char_model, tmp_path, capsys):
+    # A dense vocabulary larger than the model's Embedding table (31 rows).
+    letters = [chr(code) for code in range(0x100, 0x100 + 40)]
+    vocab = tmp_path / "big.json"
+    vocab.write_text(json.dumps({c: i + 1 for i, c in enumerate(letters)}),
+                     encoding="utf-8")
+    code = run("render", char_model / "model.h5", "--vocab", vocab, "--text",
+               letters[0] + letters[39], "--out", tmp_path / "a.html")
+    assert f"id 40 for {letters[39]!r}" in _one_line_error(capsys, code)
+
+
+def test_png_and_directory_outputs_are_checked_first(char_model, tmp_path, capsys):
+    texts = tmp_path / "many.txt"
+    texts.write_text("ab\n" * 41, encoding="utf-8")
+    args = ["render", char_model / "model.h5", "--vocab", char_model / "vocab.json"]
+    code = run(*args, "--texts", texts, "--out", tmp_path / "a.png")
+    assert "at most 40 texts" in _one_line_error(capsys, code)
+    (tmp_path / "folder.html").mkdir()
+    code = run(*args, "--text", "ab", "--out", tmp_path / "folder.html")
+    assert "must be a file" in _one_line_error(capsys, code)
+
+
+def test_error_lines_drop_terminal_colours_and_key_quotes():
+    assert cli._one_line(ValueError("\x1b[1mbold\x1b[0m\n next")) == "bold next"
+    assert cli._one_line(KeyError("missing thing")) == "missing thing"

@@ -48,7 +48,14 @@ def test_non_int_size_raises_type_error(n):
         cue_sentences(n)
 
 
-@pytest.mark.parametrize("cue", ["", "two words", "  "])
+@pytest.mark.parametrize("cue", ["", "two words", "  ", " superb "])
 def test_bad_cue_raises(cue):
     with pytest.raises(ValueError, match="one non-empty word"):
+        cue_sentences(4, cue=cue)
+
+
+@pytest.mark.parametrize("cue", ["long", "the", "and", "usual"])
+def test_cue_that_the_sentences_use_anyway_is_refused(cue):
+    # Negatives would hold it and the cue span could point at another word.
+    with pytest.raises(ValueError, match="use anyway"):
         cue_sentences(4, cue=cue)

@@ -46,7 +46,7 @@ def test_unknown_token_without_oov_names_it():
 
 def test_padding_token_in_text_is_not_encoded_as_padding():
     vocab = Vocabulary(["<pad>", "a"], level="word")
-    with pytest.raises(ValueError, match="in the vocabulary"):
+    with pytest.raises(ValueError, match="Id 0 is padding.*'<pad>'"):
         vocab.encode(["a <pad>"], maxlen=3)
 
 
@@ -78,3 +78,28 @@ def test_bad_files(tmp_path):
     broken.write_text("{", encoding="utf-8")
     with pytest.raises(ValueError, match="not valid JSON"):
         Vocabulary.load(broken)
+
+
+def test_token_at_the_padding_id_gets_a_clear_error(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("a\nb\n", encoding="utf-8")  # no blank padding line first
+    vocab = Vocabulary.load(path)
+    with pytest.raises(ValueError, match="Id 0 is padding"):
+        vocab.encode(["ab"], maxlen=2)
+
+
+def test_sparse_json_ids_are_refused_before_building_a_table(tmp_path):
+    path = tmp_path / "vocab.json"
+    path.write_text('{"a": 1, "zz": 3000000000}', encoding="utf-8")
+    with pytest.raises(ValueError, match="ids 0..N-1"):
+        Vocabulary.load(path)
+
+
+def test_upper_case_json_suffix_and_repeated_lines(tmp_path):
+    upper = tmp_path / "VOCAB.JSON"
+    upper.write_text('{"a": 1}', encoding="utf-8")
+    assert Vocabulary.load(upper).ids == {"": 0, "a": 1}
+    repeated = tmp_path / "repeated.txt"
+    repeated.write_text("\na\nb\na\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"\['a'\] repeated in .*repeated.txt"):
+        Vocabulary.load(repeated)

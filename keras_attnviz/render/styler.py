@@ -1,5 +1,8 @@
 """Tokens or characters coloured by weight, as a pandas `Styler` table."""
 
+import copy
+import functools
+
 import numpy as np
 
 from keras_attnviz.render.color_scale import ColorScale
@@ -11,6 +14,10 @@ from keras_attnviz.render.inputs import token_weights
 _TABLE_STYLES = [
     {"selector": "td", "props": "white-space: pre; font-family: monospace"}
 ]
+
+# Spreadsheets take text starting with these for a formula (OWASP "CSV
+# injection"); "{=" is xlsxwriter's array formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "{=")
 
 
 def styler(
@@ -32,6 +39,11 @@ def styler(
     black or white text by contrast. Cell text is always HTML-escaped, and
     `to_excel` keeps the colours.
 
+    Tokens are untrusted text, so `to_excel` writes every one as text: a
+    token starting with `=`, `+`, `-`, `@`, a tab, a carriage return or `{=`
+    gets a leading `'` in the workbook, so that no spreadsheet runs it as a
+    formula. `.data` and the HTML keep the tokens as they are.
+
     Args:
         tokens: a string (one cell per character), a list of tokens, or an
             attention map with 1-D weights (then leave `weights` out).
@@ -47,7 +59,8 @@ def styler(
             summing their weights.
 
     Returns:
-        A `pandas.io.formats.style.Styler`.
+        A `pandas.io.formats.style.Styler` (a subclass whose only change is
+        the `to_excel` described above).
 
     Raises:
         ImportError: if Jinja2, which pandas' Styler needs, is missing.
@@ -95,10 +108,43 @@ def styler(
     )[scale.indices(weights)]
     styles = np.concatenate([cell_styles, np.full(blank, "", dtype=object)])
     frame = pd.DataFrame(cells, index=range(0, n_rows * width, width))
-    table = Styler(frame, escape="html")
+    table = _token_styler_class(Styler)(frame, escape="html")
     table.apply(_constant, axis=None, styles=styles.reshape(n_rows, width))
     table.set_table_styles(_TABLE_STYLES)
     return table
+
+
+@functools.cache
+def _token_styler_class(base):
+    # Made on first use, from pandas' `Styler`, since pandas is imported lazily.
+    class TokenStyler(base):
+        """A `Styler` whose `to_excel` writes formula-like tokens as text."""
+
+        def to_excel(self, *args, **kwargs):
+            # A deep copy has its own computed styles; the data is replaced.
+            excel = copy.deepcopy(self)
+            excel.data = self.data.map(excel_text)
+            return base.to_excel(excel, *args, **kwargs)
+
+        to_excel.__doc__ = (
+            "Writes the table to Excel, a leading `'` on formula-like tokens "
+            "(see `styler`).\n" + (base.to_excel.__doc__ or "")
+        )
+
+    return TokenStyler
+
+
+def excel_text(token):
+    """`token` with a leading `'` if a spreadsheet would read it as a formula.
+
+    Example:
+
+    ```python
+    >>> excel_text("=1+1"), excel_text("ok")
+    ("'=1+1", 'ok')
+    ```
+    """
+    return "'" + token if token.startswith(FORMULA_STARTS) else token
 
 
 def _constant(frame, styles):

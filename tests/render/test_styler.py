@@ -141,3 +141,44 @@ def test_missing_jinja2_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas.io.formats.style", None)
     with pytest.raises(ImportError, match="pip install jinja2"):
         styler("ab", [0.5, 0.5])
+
+
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/","click")',
+    "=1+1",
+    "+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\t=1",
+    "{=1+1}",
+    "ok",
+    "<b>",
+]
+
+
+def test_to_excel_writes_formula_tokens_as_text(tmp_path):
+    weights = np.linspace(0.1, 1.0, len(FORMULAS))
+    table = styler(FORMULAS, weights, width=3)
+    path = tmp_path / "attention.xlsx"
+    table.to_excel(path)
+    sheet = openpyxl.load_workbook(path).active
+    cells = [sheet.cell(row, col) for row in (2, 3, 4) for col in (2, 3, 4)]
+    assert [cell.data_type for cell in cells] == ["s"] * len(FORMULAS)
+    # The documented neutralising prefix, on formula-leading tokens only.
+    expected = ["'" + token for token in FORMULAS[:7]] + FORMULAS[7:]
+    assert [cell.value for cell in cells] == expected
+    fills = ["#" + cell.fill.fgColor.rgb[-6:].lower() for cell in cells]
+    assert fills == ColorScale(weights).css(weights)
+    # Only the workbook is neutralised: the data and the HTML keep the tokens.
+    assert list(table.data.to_numpy().ravel()) == FORMULAS
+    parser = CellParser()
+    parser.feed(table.to_html())
+    assert parser.cells == FORMULAS
+
+
+def test_to_excel_neutralises_a_carriage_return_lead(tmp_path):
+    path = tmp_path / "attention.xlsx"
+    styler(["\r=1+1"], [1.0]).to_excel(path)
+    cell = openpyxl.load_workbook(path).active.cell(2, 2)
+    assert cell.data_type == "s"
+    assert cell.value.startswith("'")

@@ -83,7 +83,7 @@ def main(argv=None):
     table_path = os.path.join(args.out, "char_table.html")
     first_positive = maps[int(np.flatnonzero(test.labels)[0])]
     with open(table_path, "w", encoding="utf-8") as file:
-        file.write(styler(first_positive, width=30).to_html())
+        file.write(styler(first_positive, width=30).to_html(doctype_html=True))
 
     # Part 2: the hand-made recipe, probed by the name of its softmax layer.
     recipe = build_recipe(len(vocab))

@@ -1,9 +1,10 @@
 """The `keras-attnviz demo` pipeline: data -> model -> .h5 -> reload -> probe -> views.
 
 The model is a char-level GRU classifier whose `AdditiveAttention` pools the
-characters' embeddings together with the GRU states. Pooling the GRU states
-alone would not give a faithful picture: every state after the cue already
-carries it, so the attention peak may land anywhere after the cue.
+characters' embeddings together with the GRU states. Over the GRU states
+alone nothing makes the picture faithful: every state after the cue already
+carries it, and a query made from the final state put the peak on the cue for
+only 13-15% of positive sentences at 100% accuracy (tests/test_demo.py).
 """
 
 import dataclasses
@@ -224,5 +225,5 @@ def _write_table(out_dir, amap):
 
     path = os.path.join(out_dir, "table.html")
     with open(path, "w", encoding="utf-8") as file:
-        file.write(styler(amap, width=32).to_html())
+        file.write(styler(amap, width=32).to_html(doctype_html=True))
     return path

@@ -1,6 +1,7 @@
 """Finding attention layers in a model, and the masks that reach them."""
 
 import inspect
+from typing import NamedTuple
 
 import keras
 
@@ -29,6 +30,24 @@ def walk_layers(model, prefix=()):
             yield from walk_layers(layer, path)
 
 
+class AttentionCall(NamedTuple):
+    """What one call of an attention layer attends with.
+
+    Attributes:
+        query_mask: the symbolic boolean query mask, or `None`.
+        key_mask: the symbolic boolean key mask, or `None`.
+        self_attention: whether the queries are the keys.
+        query: the query tensor, or `None` for a pooling call.
+        value: the value tensor, whose mask (Keras's convention) masks the keys.
+    """
+
+    query_mask: object
+    key_mask: object
+    self_attention: bool
+    query: object
+    value: object
+
+
 def query_and_key_masks(layer, args, kwargs):
     """The symbolic query and key masks of one call of an attention layer.
 
@@ -38,14 +57,12 @@ def query_and_key_masks(layer, args, kwargs):
         kwargs: keyword arguments of the call.
 
     Returns:
-        `(query_mask, key_mask, self_attention)`: each mask a boolean
-        `KerasTensor` or `None`; `self_attention` tells whether the queries are
-        the keys.
+        An `AttentionCall`.
     """
     try:
         bound = inspect.signature(layer.call).bind(*args, **kwargs).arguments
     except TypeError:
-        return None, None, False
+        return AttentionCall(None, None, False, None, None)
     if "value" in bound:
         # MultiHeadAttention-style: query, value, key and one mask argument each.
         query, value = bound.get("query"), bound["value"]
@@ -56,27 +73,36 @@ def query_and_key_masks(layer, args, kwargs):
         key_mask = (
             _mask(bound.get("value_mask"), value) if key_mask is None else key_mask
         )
-        return query_mask, key_mask, query is value and key is value
+        self_attention = query is value and key is value
+        return AttentionCall(query_mask, key_mask, self_attention, query, value)
     inputs = bound.get("inputs", next(iter(bound.values()), None))
     mask = bound.get("mask")
     if not isinstance(inputs, (list, tuple)):
-        # A pooling call with a learned query: the input holds the keys.
-        return None, _mask(mask, inputs), False
+        # A pooling call with a learned query: the input holds the keys. With a
+        # causal mask, each key position is also a query, (N, T, T).
+        key_mask = _mask(mask, inputs)
+        if bound.get("use_causal_mask") is True:
+            return AttentionCall(key_mask, key_mask, True, inputs, inputs)
+        return AttentionCall(None, key_mask, False, None, inputs)
     masks = list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs)
     masks += [None] * (len(inputs) - len(masks))
     query_mask = _mask(masks[0], inputs[0])
     # Keras's convention: [query, value(, key)], keys masked by the value mask.
     key_mask = _mask(masks[1], inputs[1]) if len(inputs) > 1 else None
     self_attention = len(inputs) > 1 and all(x is inputs[0] for x in inputs[1:])
-    return query_mask, key_mask, self_attention
+    value = inputs[1] if len(inputs) > 1 else None
+    return AttentionCall(query_mask, key_mask, self_attention, inputs[0], value)
 
 
-def _mask(explicit, tensor):
-    if explicit is not None:
-        return explicit
+def keras_mask(tensor):
+    """The mask Keras propagated with `tensor`, or `None`."""
     # Keras keeps the propagated mask of a tensor in this attribute, and offers
     # no public getter for it.
     return getattr(tensor, "_keras_mask", None)
+
+
+def _mask(explicit, tensor):
+    return keras_mask(tensor) if explicit is None else explicit
 
 
 def _call_parameters(layer):

@@ -126,7 +126,8 @@ class ProbeResult:
         return list(self.attention)
 
     def __len__(self):
-        return len(next(iter(self.attention.values())))
+        """The number of samples; 0 for a result that holds no layer."""
+        return len(next(iter(self.attention.values()), ()))
 
     def __getitem__(self, layer):
         return self.attention[self._layer_name(layer)]
@@ -155,6 +156,7 @@ class ProbeResult:
         Raises:
             ValueError: for an unknown layer, an index out of range, tokens that
                 do not fit the sequence, or a missing `padding` when it is needed.
+            TypeError: if `tokens` or `query_tokens` is one string.
         """
         name = self._layer_name(layer)
         weights = self.attention[name]
@@ -206,6 +208,7 @@ class ProbeResult:
 def _real_positions(mask, tokens, length, padding, argument):
     """Index of the real positions of one axis, and the tokens for them."""
     if tokens is not None:
+        _check_not_string(tokens, argument)
         tokens = [str(token) for token in tokens]
     if mask is not None:
         keep = np.flatnonzero(mask)
@@ -237,11 +240,7 @@ def _real_positions(mask, tokens, length, padding, argument):
 def _as_tokens(tokens, length, argument):
     if tokens is None:
         return None
-    if isinstance(tokens, str):
-        raise TypeError(
-            f"`{argument}` must be a sequence of strings, not one string. "
-            f"Received: {argument}={tokens!r}"
-        )
+    _check_not_string(tokens, argument)
     tokens = [str(token) for token in tokens]
     if len(tokens) != length:
         raise ValueError(
@@ -249,6 +248,14 @@ def _as_tokens(tokens, length, argument):
             f"Received: {len(tokens)} tokens"
         )
     return tokens
+
+
+def _check_not_string(tokens, argument):
+    if isinstance(tokens, str):
+        raise TypeError(
+            f"`{argument}` must be a sequence of strings, not one string. "
+            f"Received: {argument}={tokens!r}"
+        )
 
 
 def _preview(tokens, limit=6):

@@ -10,8 +10,13 @@ from keras_attnviz.attention_map import ProbeResult
 from keras_attnviz.probe_batches import count_batches, iter_input_batches
 from keras_attnviz.probe_graph import build_probe_graph
 
-# Weights sum to 1 over their keys, or to 0 where every key is masked.
+# Weights sum to 1 over their keys, or to 0 where every key is masked; narrow
+# floats (float16) get a wider tolerance, in units of their precision.
 _SUM_TOLERANCE = 1e-3
+_SUM_TOLERANCE_EPS = 16
+# A layer that applied its key mask puts no more than this on the padded keys
+# of a query (softmax gives them exactly 0).
+_PADDED_WEIGHT_TOLERANCE = 1e-5
 
 
 class AttentionProbe:
@@ -26,11 +31,20 @@ class AttentionProbe:
     asked for the scores.
 
     Keras's `MultiHeadAttention` and `GroupQueryAttention` leave their fused
-    kernel for an explicit softmax when asked for scores. Outputs stay equal to
-    `model.predict`'s, except at fully masked (padded) query positions, which
-    the fused kernel fills with the mean of the values and the explicit softmax
-    with zeros: a difference only outputs that read padded positions without
-    their mask can show.
+    kernel for an explicit softmax when asked for scores, and the two differ at
+    fully masked (padded) queries: the mean of the values against zeros. Where a
+    mask can reach such a layer, the probe takes its scores from the explicit
+    call and its outputs from a plain one, so `ProbeResult.outputs` stay exactly
+    `model.predict`'s (at the cost of a second attention computation there).
+
+    The masks a result reports are the ones the layers applied. Keras passes a
+    mask along with a tensor, but a layer may not apply it: Keras's
+    `MultiHeadAttention`, for one, removes the masks of its inputs when it
+    runs, so another layer that attends over the same tensor afterwards sees
+    none. Where a layer puts weight on keys its mask calls padded, in any real
+    query of any sample of a batch, the result of that batch holds no key or
+    query mask for that layer, and `ProbeResult.sample` keeps every position
+    unless told by `tokens` and `padding`.
 
     Args:
         model: a built Functional or Sequential `keras.Model`.
@@ -183,15 +197,24 @@ class AttentionProbe:
         extra = iter(flat[num_outputs:])
         attention, masks, query_masks, self_attention = {}, {}, {}, []
         for name, tap in zip(self._names, self._graph.taps, strict=True):
-            attention[name] = next(extra)
+            weights = attention[name] = next(extra)
+            key_mask = query_mask = None
             if tap.key_mask is not None:
-                masks[name] = next(extra).astype(bool)
+                key_mask = next(extra).astype(bool)
             if tap.query_mask is not None:
-                query_masks[name] = next(extra).astype(bool)
+                query_mask = next(extra).astype(bool)
+            if key_mask is not None and _padded_keys_weighted(
+                weights, key_mask, query_mask
+            ):
+                key_mask = query_mask = None
+            if key_mask is not None:
+                masks[name] = key_mask
+            if query_mask is not None:
+                query_masks[name] = query_mask
             if tap.self_attention:
                 self_attention.append(name)
             if not tap.is_attention_layer:
-                _check_weights_values(name, attention[name])
+                _check_weights_values(name, weights)
         return ProbeResult(outputs, attention, masks, query_masks, self_attention)
 
 
@@ -282,14 +305,49 @@ def _check_weights_spec(name, tensor):
         )
 
 
+def _padded_keys_weighted(weights, key_mask, query_mask):
+    """Whether `weights` put weight on keys `key_mask` calls padded.
+
+    Only real queries of samples with a real key count: a fully masked query
+    row may spread its weight anywhere.
+    """
+    if key_mask.shape[-1] != weights.shape[-1]:
+        return True
+    if key_mask.all():
+        return False
+    n, extra = len(weights), weights.ndim - 2
+    padded = ~key_mask.reshape(n, *(1,) * extra, -1)
+    on_padded = np.where(padded, weights, 0).sum(axis=-1, dtype="float64")
+    counted = key_mask.any(axis=-1).reshape(n, *(1,) * extra)
+    if query_mask is not None and extra > 0:
+        if query_mask.shape[-1] != weights.shape[-2]:
+            return True
+        counted = counted & query_mask.reshape(n, *(1,) * (extra - 1), -1)
+    counted = np.broadcast_to(counted, on_padded.shape)
+    return bool(np.any(on_padded[counted] > _PADDED_WEIGHT_TOLERANCE))
+
+
+def _sum_tolerance(dtype):
+    try:
+        eps = float(np.finfo(dtype).eps)
+    except (TypeError, ValueError):
+        # Floats NumPy does not describe, such as bfloat16 (8 bits of mantissa).
+        eps = 2.0**-7
+    return max(_SUM_TOLERANCE, _SUM_TOLERANCE_EPS * eps)
+
+
 def _check_weights_values(name, weights):
     if weights.size == 0:
         return
-    sums = [np.abs(weights.sum(axis=axis)) for axis in range(1, weights.ndim)]
+    tolerance = _sum_tolerance(weights.dtype)
+    sums = [
+        np.abs(weights.sum(axis=axis, dtype="float64"))
+        for axis in range(1, weights.ndim)
+    ]
     summing_to_one = any(
-        np.all((np.abs(s - 1) < _SUM_TOLERANCE) | (s < _SUM_TOLERANCE)) for s in sums
+        np.all((np.abs(s - 1) < tolerance) | (s < tolerance)) for s in sums
     )
-    if weights.min() < -_SUM_TOLERANCE or not summing_to_one:
+    if weights.min() < -tolerance or not summing_to_one:
         raise ValueError(
             f"Layer {name!r} must output attention weights: values >= 0 that sum "
             "to 1 over the keys, such as a softmax. Received: values from "

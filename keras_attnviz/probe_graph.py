@@ -14,6 +14,7 @@ import keras
 
 from keras_attnviz.attention_layers import (
     is_attention_layer,
+    keras_mask,
     query_and_key_masks,
     walk_layers,
 )
@@ -28,6 +29,12 @@ class AttentionScores(keras.layers.Layer):
 
     Call arguments:
         inputs, *args, **kwargs: what `layer` is called with.
+        plain_outputs: whether to take the outputs from a second, plain call of
+            `layer`. Keras's `MultiHeadAttention` and `GroupQueryAttention` leave
+            their fused kernel for an explicit softmax when asked for scores,
+            and the two differ at fully masked queries (the fused kernel gives
+            the mean of the values, the softmax zeros); the plain call keeps the
+            outputs exactly those of the model.
 
     Returns:
         `(outputs, scores)`, as `layer` returns them.
@@ -40,8 +47,20 @@ class AttentionScores(keras.layers.Layer):
         self.supports_masking = layer.supports_masking
         self.built = layer.built
 
-    def call(self, inputs, *args, **kwargs):
-        return self.layer(inputs, *args, return_attention_scores=True, **kwargs)
+    def call(self, inputs, *args, plain_outputs=False, **kwargs):
+        tensors = keras.tree.flatten((inputs, args, kwargs))
+        masks = [keras_mask(x) for x in tensors]
+        outputs, scores = self.layer(
+            inputs, *args, return_attention_scores=True, **kwargs
+        )
+        if plain_outputs:
+            # `MultiHeadAttention` removes the masks of its inputs when it runs;
+            # the plain call must see them as the first one did.
+            for x, mask in zip(tensors, masks, strict=True):
+                if mask is not None:
+                    x._keras_mask = mask
+            outputs = self.layer(inputs, *args, **kwargs)
+        return outputs, scores
 
     def compute_mask(self, inputs, previous_mask):
         # The scores carry no mask; the outputs carry the layer's own.
@@ -68,6 +87,11 @@ class Tap:
     query_mask: object = None
     self_attention: bool = False
     is_attention_layer: bool = True
+    # The tensors whose masks would mask the queries and keys, in the graph
+    # that holds the tap: a nested model's taps take the caller's mask only
+    # where these are the nested model's own inputs.
+    query: object = None
+    value: object = None
 
     def tensors(self):
         return [self.weights, self.key_mask, self.query_mask]
@@ -115,6 +139,8 @@ class _NestedProbe:
         outputs = keras.tree.flatten(model.output)
         self.num_outputs = len(outputs)
         self.taps = taps
+        self.query_inputs = [_input_index(model.inputs, tap.query) for tap in taps]
+        self.value_inputs = [_input_index(model.inputs, tap.value) for tap in taps]
         # Missing masks stay `None` slots in `layout`, and out of the model.
         extra = [t for tap in taps for t in tap.tensors()]
         self.layout = [t is not None for t in extra]
@@ -129,17 +155,30 @@ class _NestedProbe:
         flat = keras.tree.flatten(self.model(*args, **kwargs))
         extra = iter(flat[self.num_outputs :])
         slots = [next(extra) if present else None for present in self.layout]
-        # Inside the nested graph the inputs carry no mask; the caller's do.
-        outer_mask = _single_mask(args, kwargs)
+        # Inside the nested graph the inputs carry no mask; the caller's do. A
+        # layer sees the caller's mask only where it attends over an input
+        # itself: any layer in between may drop or reshape the mask.
+        outer = _call_inputs(args, kwargs, len(self.model.inputs))
         taps = []
         for k, tap in enumerate(self.taps):
             weights, key_mask, query_mask = slots[3 * k : 3 * k + 3]
-            if key_mask is None and tap.is_attention_layer:
-                key_mask = outer_mask
+            query = _at(outer, self.query_inputs[k])
+            value = _at(outer, self.value_inputs[k])
+            if key_mask is None:
+                key_mask = _fitting_mask(keras_mask(value), weights, -1)
             if query_mask is None and tap.self_attention:
                 query_mask = key_mask
+            if query_mask is None and len(weights.shape) > 2:
+                query_mask = _fitting_mask(keras_mask(query), weights, -2)
             taps.append(
-                replace(tap, weights=weights, key_mask=key_mask, query_mask=query_mask)
+                replace(
+                    tap,
+                    weights=weights,
+                    key_mask=key_mask,
+                    query_mask=query_mask,
+                    query=query,
+                    value=value,
+                )
             )
         outputs = keras.tree.pack_sequence_as(self.structure, flat[: self.num_outputs])
         return outputs, taps
@@ -169,12 +208,26 @@ def _rebuild(model, selected, prefix=()):
     def call_function(operation, *args, **kwargs):
         if isinstance(operation, AttentionScores):
             wants_scores = kwargs.pop("return_attention_scores", False)
-            outputs, scores = operation(*args, **kwargs)
-            query_mask, key_mask, self_attention = query_and_key_masks(
-                operation.layer, args, kwargs
+            found = query_and_key_masks(operation.layer, args, kwargs)
+            plain_outputs = _has_fused_kernel(operation.layer) and (
+                found.query_mask is not None
+                or found.key_mask is not None
+                or kwargs.get("attention_mask") is not None
+                or bool(kwargs.get("use_causal_mask"))
             )
+            outputs, scores = operation(*args, plain_outputs=plain_outputs, **kwargs)
             path = (*prefix, operation.layer.name)
-            taps.append(Tap(path, scores, key_mask, query_mask, self_attention))
+            taps.append(
+                Tap(
+                    path,
+                    scores,
+                    key_mask=_fitting_mask(found.key_mask, scores, -1),
+                    query_mask=_fitting_mask(found.query_mask, scores, -2),
+                    self_attention=found.self_attention,
+                    query=found.query,
+                    value=found.value,
+                )
+            )
             return (outputs, scores) if wants_scores else outputs
         if id(operation) in nested:
             outputs, inner_taps = nested[id(operation)].call(args, kwargs)
@@ -192,16 +245,36 @@ def _rebuild(model, selected, prefix=()):
     return clone, taps
 
 
-def _single_mask(args, kwargs):
-    """The mask of the call's only masked input, if exactly one has a mask."""
-    masks = [
-        m
-        for m in (
-            getattr(x, "_keras_mask", None) for x in keras.tree.flatten((args, kwargs))
-        )
-        if m is not None
-    ]
-    return masks[0] if len(masks) == 1 else None
+def _has_fused_kernel(layer):
+    return isinstance(
+        layer, (keras.layers.MultiHeadAttention, keras.layers.GroupQueryAttention)
+    )
+
+
+def _input_index(inputs, tensor):
+    """Which of a model's `inputs` `tensor` is, or `None`."""
+    return next((k for k, x in enumerate(inputs) if x is tensor), None)
+
+
+def _call_inputs(args, kwargs, num_inputs):
+    """The flat input tensors of a call of a nested model, or `None`."""
+    inputs = args[0] if args else kwargs.get("inputs")
+    flat = keras.tree.flatten(inputs) if inputs is not None else []
+    return flat if len(flat) == num_inputs else None
+
+
+def _at(tensors, index):
+    return None if tensors is None or index is None else tensors[index]
+
+
+def _fitting_mask(mask, weights, axis):
+    """`mask`, or `None` where its length is not that of the weights' `axis`."""
+    if mask is None or len(weights.shape) < 1 - axis:
+        return None
+    length, expected = mask.shape[-1], weights.shape[axis]
+    if length is not None and expected is not None and length != expected:
+        return None
+    return mask
 
 
 def _holds_selected(model, selected):

@@ -128,6 +128,20 @@ def test_attention_map_validates_shapes():
         AttentionMap([0.5, 0.5], tokens="ab")
 
 
+def test_sample_rejects_one_string_of_tokens_like_attention_map(rng):
+    result = ProbeResult(None, {"a": rng.random((1, 3, 3))})
+    with pytest.raises(TypeError, match="`tokens` must be a sequence of strings"):
+        result.sample(0, tokens="abc")
+    with pytest.raises(TypeError, match="`query_tokens` must be a sequence"):
+        result.sample(0, tokens=["a", "b", "c"], query_tokens="abc")
+
+
+def test_empty_result_has_no_samples():
+    result = ProbeResult(None, {})
+    assert len(result) == 0
+    assert "samples=0" in repr(result)
+
+
 def test_attention_map_keeps_hostile_tokens_as_text():
     amap = AttentionMap([0.2, 0.8], tokens=["<script>", None])
     # Escaping is the renderers' job; the map keeps the text as it is.

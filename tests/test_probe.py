@@ -180,6 +180,101 @@ def test_nested_attention_gets_the_mask_of_the_nested_input(rng):
     assert result.sample(1, tokens=["a", "b"]).weights.shape == (2, 2, 2)
 
 
+@pytest.mark.filterwarnings("ignore:.*does not support masking")
+@pytest.mark.parametrize("strides", [1, 2])
+def test_nested_attention_behind_a_mask_dropping_layer_gets_no_mask(rng, strides):
+    # Conv1D drops the mask (and with strides=2 halves the sequence): the
+    # attention inside never sees the caller's mask, so none is reported.
+    nested_in = keras.Input((10, 8))
+    x = layers.Conv1D(8, 3, strides=strides, padding="same")(nested_in)
+    nested = keras.Model(
+        nested_in, keras_attnviz.AdditiveAttention(name="att")(x), name="inner"
+    )
+    inputs = keras.Input((10,), dtype="int32")
+    x = nested(layers.Embedding(VOCAB, 8, mask_zero=True)(inputs))
+    model = keras.Model(inputs, layers.Dense(1)(x))
+    ids = _token_ids(rng, 3, 10, [6, 10, 3])
+    result = AttentionProbe(model).predict(ids, verbose=0)
+    _assert_outputs_equal(result, model.predict(ids, verbose=0))
+    weights = result.attention["att"]
+    assert weights.shape == (3, 10 // strides)
+    assert "att" not in result.masks
+    amap = result.sample(0)
+    np.testing.assert_array_equal(amap.weights, weights[0])
+    np.testing.assert_allclose(amap.weights.sum(), 1, rtol=1e-5)
+
+
+def test_mask_that_a_layer_did_not_apply_is_not_reported(rng):
+    # MultiHeadAttention removes the masks of its inputs when it runs, so the
+    # other layer attending over the same tensor sees none at run time.
+    inputs = keras.Input((6,), dtype="int32")
+    x = layers.Embedding(VOCAB, 8, mask_zero=True)(inputs)
+    _, scores = keras_attnviz.DotProductAttention(name="self")(
+        [x, x], return_attention_scores=True
+    )
+    mixed = layers.MultiHeadAttention(2, 4, name="mha")(x, x)
+    model = keras.Model(inputs, [scores, mixed])
+    ids = _token_ids(rng, 3, 6, [3, 6, 4])
+    expected = model.predict(ids, verbose=0)
+    assert expected[0][0][:, 3:].min() > 0.01  # the model itself used no mask
+    result = AttentionProbe(model).predict(ids, verbose=0)
+    _assert_outputs_equal(result, expected)
+    np.testing.assert_array_equal(result.attention["self"], expected[0])
+    assert "self" not in result.masks and "self" not in result.query_masks
+    amap = result.sample(0, "self")
+    np.testing.assert_allclose(amap.weights.sum(axis=-1), 1, rtol=1e-5)
+    # The masks that are reported are the ones applied: padded keys weigh 0.
+    for name, mask in result.masks.items():
+        weights = result.attention[name]
+        padded = ~mask.reshape(len(mask), *(1,) * (weights.ndim - 2), -1)
+        assert np.all(np.where(padded, weights, 0) == 0)
+
+
+def test_causal_pooling_trims_padded_queries_too(rng):
+    inputs = keras.Input((6,), dtype="int32")
+    x = layers.Embedding(VOCAB, 8, mask_zero=True)(inputs)
+    x = keras_attnviz.AdditiveAttention(name="causal")(x, use_causal_mask=True)
+    pooled = layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(inputs, layers.Dense(1)(pooled))
+    ids = np.array([[0, 0, 0, 4, 5, 6]])
+    result = AttentionProbe(model).predict(ids, verbose=0)
+    weights = result.attention["causal"]
+    assert weights.shape == (1, 6, 6)  # each key position is also a query
+    assert result.self_attention == {"causal"}
+    amap = result.sample(0, tokens=["a", "b", "c"])
+    assert amap.query_tokens == ["a", "b", "c"]
+    np.testing.assert_array_equal(amap.weights, weights[0][3:, 3:])
+    np.testing.assert_allclose(np.tril(amap.weights).sum(axis=-1), 1, rtol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:.*does not support masking")
+@pytest.mark.parametrize("kind", ["mha", "gqa"])
+def test_masked_fused_attention_outputs_equal_predict_at_padded_queries(rng, kind):
+    # The fused kernel gives padded queries the mean of the values; asked for
+    # scores, Keras computes a softmax that gives them zeros. Flatten and mean
+    # read the padded queries, so the probe must keep the fused outputs.
+    if kind == "mha":
+        attention = layers.MultiHeadAttention(2, 4, name="attention")
+    else:
+        attention = layers.GroupQueryAttention(4, 4, 2, name="attention")
+    inputs = keras.Input((7,), dtype="int32")
+    embedding = layers.Embedding(VOCAB, 8, mask_zero=True)
+    x = attention(embedding(inputs), embedding(inputs))
+    flat = layers.Dense(2)(layers.Flatten()(x))
+    mean = keras.ops.mean(x, axis=1)
+    model = keras.Model(inputs, [flat, mean])
+    ids = _token_ids(rng, 4, 7, [7, 3, 5, 1])
+    result = AttentionProbe(model).predict(ids, verbose=0)
+    for got, want in zip(result.outputs, model.predict(ids, verbose=0), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    # The scores are still those of the masked softmax.
+    embedded = embedding(ids)
+    _, expected = attention(embedded, embedded, return_attention_scores=True)
+    np.testing.assert_allclose(result.attention["attention"], expected, atol=1e-6)
+    np.testing.assert_array_equal(result.masks["attention"], ids != 0)
+    assert np.all(result.attention["attention"][1][:, :3, 3:] == 0)
+
+
 def test_sequential_model_and_shared_layer_calls(rng):
     shared = layers.Attention(name="att")
     a, b = keras.Input((3, 4), name="a"), keras.Input((5, 4), name="b")
@@ -331,6 +426,24 @@ def test_named_layer_that_is_not_weights_is_refused(rng):
     probe = AttentionProbe(model, layers=["score"])  # tanh scores, (N, T, 1)
     with pytest.raises(ValueError, match="sum to 1"):
         probe.predict(rng.integers(1, VOCAB, (2, 8)), verbose=0)
+
+
+def test_float16_weights_of_long_sequences_are_accepted(rng):
+    # A mixed_float16 softmax over 16000 keys sums to 1 only within float16's
+    # precision; summed in float16 it is off by more than 1e-3.
+    length = 16000
+    inputs = keras.Input((length,))
+    weights = layers.Activation("softmax", dtype="mixed_float16", name="attention_vec")(
+        inputs
+    )
+    model = keras.Model(inputs, layers.Dense(1)(weights))
+    x = (3 * rng.normal(size=(16, length))).astype("float32")
+    result = AttentionProbe(model, layers=["attention_vec"]).predict(x, verbose=0)
+    assert result.attention["attention_vec"].dtype == np.float16
+    not_weights = layers.Activation("sigmoid", dtype="mixed_float16", name="s")(inputs)
+    probe = AttentionProbe(keras.Model(inputs, not_weights), layers=["s"])
+    with pytest.raises(ValueError, match="sum to 1"):
+        probe.predict(x, verbose=0)
 
 
 def test_bad_arguments():

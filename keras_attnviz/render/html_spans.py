@@ -6,7 +6,7 @@ import numpy as np
 
 from keras_attnviz.render import _html_document
 from keras_attnviz.render.color_scale import ColorScale
-from keras_attnviz.render.inputs import token_weights
+from keras_attnviz.render.inputs import is_text, token_weights
 
 LEVELS = ("auto", "char", "token")
 
@@ -78,7 +78,7 @@ def _resolve_level(level, tokens):
             f'`level` must be "auto", "char" or "token". Received: level={level!r}'
         )
     if level == "auto":
-        return "char" if isinstance(tokens, str) else "token"
+        return "char" if is_text(tokens) else "token"
     return level
 
 
@@ -98,26 +98,31 @@ def html_spans(
     """Colours tokens or characters by their weight, as HTML.
 
     Each token gets a background colour from `cmap` and a tooltip with its
-    weight (6 significant digits); the text turns white on dark backgrounds.
-    By default the scale runs from 0 to the largest weight, so the strongest
-    token is fully coloured; negative weights (raw scores) get a diverging
-    scale centred on 0 (see `ColorScale`). Every token is HTML-escaped.
+    weight (9 significant digits, exact for float32); the text turns white on
+    dark backgrounds. By default the scale runs from 0 to the largest weight,
+    so the strongest token is fully coloured; negative weights (raw scores)
+    get a diverging scale centred on 0 (see `ColorScale`). Every token is
+    HTML-escaped.
 
     Args:
-        tokens: a string (one span per character), a list of tokens, or an
+        tokens: a string (one span per character), a list of tokens (bytes
+            are decoded as UTF-8), a 1-D array or tensor of tokens, or an
             attention map with 1-D weights (then leave `weights` out).
         weights: 1-D array-like (list, NumPy array or tensor), one value per
             token; longer when `padding` is given.
         level: `"char"` keeps the text as is (spaces and newlines included),
             `"token"` separates tokens by a space, `"auto"` picks `"char"` for
-            a string and `"token"` otherwise.
+            one text (a string, bytes or a 0-D string tensor) and `"token"`
+            otherwise.
         cmap: a matplotlib colormap or its name.
         vmin: the weight drawn lightest (default 0).
         vmax: the weight drawn darkest (default the largest weight).
         padding: `"pre"` or `"post"` to drop the extra leading or trailing
             weights of a padded model input; `None` requires equal lengths.
-        merge_subwords: merge subword pieces (`"##ing"`, `"▁the"`) into words,
-            summing their weights.
+        merge_subwords: merge subword pieces (`"##ing"`, `"▁the"`, `"Ġthe"`)
+            into words, summing their weights: `True` finds the scheme (see
+            `inputs.merge_subwords`), or name it: `"wordpiece"`,
+            `"sentencepiece"` or `"bpe"`.
         legend: whether to draw a colour bar with the limits.
         show_whitespace: draw spaces as `·`, newlines as `↵` and tabs as `→`.
 
@@ -127,8 +132,9 @@ def html_spans(
 
     Raises:
         TypeError: if the weights are not numeric.
-        ValueError: if the weights are not 1-D, hold NaN or inf, or do not
-            match the tokens; or if an option has an unknown value.
+        ValueError: if the weights are not 1-D, hold NaN or inf (also once
+            summed per word), or do not match the tokens; or if an option has
+            an unknown value.
 
     Example:
 

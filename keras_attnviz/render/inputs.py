@@ -10,10 +10,11 @@ import numpy as np
 
 PADDING_SIDES = ("pre", "post")
 
-# SentencePiece ("▁the") and byte-level BPE ("Ġthe") mark the start of a word;
-# WordPiece ("##ing") marks a continuation.
-_WORD_START_MARKERS = ("\u2581", "\u0120")
+SUBWORD_SCHEMES = ("auto", "wordpiece", "sentencepiece", "bpe")
+# WordPiece ("##ing") marks a continuation; SentencePiece ("▁the") and
+# byte-level BPE ("Ġthe") mark the start of a word.
 _CONTINUATION_MARKER = "##"
+_WORD_START_MARKERS = {"sentencepiece": "\u2581", "bpe": "\u0120"}
 _SPECIAL_TOKEN = re.compile(r"\[[A-Za-z_]+\]|<[^<>\s]+>")
 
 
@@ -52,6 +53,11 @@ def as_weights(weights, *, name="weights", ndim=None):
         array = _numeric_or_raise(array, name)
     array = array.astype(np.float64, copy=False)
     _check_ndim(array, name, ndim)
+    _check_finite(array, name)
+    return array
+
+
+def _check_finite(array, name, when=""):
     finite = np.isfinite(array)
     if not finite.all():
         position = tuple(int(i) for i in np.argwhere(~finite)[0])
@@ -59,8 +65,7 @@ def as_weights(weights, *, name="weights", ndim=None):
         label = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
         where = position[0] if len(position) == 1 else position
         at = f" at position {where}" if position else ""
-        raise ValueError(f"`{name}` must be finite. Received: {label}{at}")
-    return array
+        raise ValueError(f"`{name}` must be finite{when}. Received: {label}{at}")
 
 
 def _numeric_or_raise(array, name):
@@ -95,6 +100,79 @@ def _check_ndim(array, name, ndim):
         raise ValueError(
             f"`{name}` must be {ranks}. Received: an array of shape {array.shape}"
         )
+
+
+def is_text(tokens):
+    """Whether `tokens` is one text (read per character), not a sequence.
+
+    A `str`, `bytes`, or a 0-D array or tensor holding one string.
+    """
+    return isinstance(tokens, str | bytes) or getattr(tokens, "ndim", None) == 0
+
+
+def as_tokens(tokens, *, name="tokens"):
+    """Converts tokens to a list of `str`.
+
+    Arrays and tensors (anything with `__array__`, read with `np.asarray`, so
+    TF string tensors work without importing tensorflow) must be 1-D. Bytes
+    are decoded as UTF-8, invalid bytes becoming U+FFFD; other tokens go
+    through `str`. One text (see `is_text`) gives its characters.
+
+    Args:
+        tokens: a string, bytes, an iterable of tokens, or a 1-D array or
+            tensor of tokens.
+        name: the argument name used in error messages.
+
+    Returns:
+        A `list[str]`.
+
+    Raises:
+        TypeError: if `tokens` is not iterable.
+        ValueError: if an array of tokens is not 1-D.
+
+    Example:
+
+    ```python
+    >>> as_tokens(np.array([b"caf\\xc3\\xa9", b"au", b"lait"]))
+    ['café', 'au', 'lait']
+    ```
+    """
+    if isinstance(tokens, str):
+        return list(tokens)
+    if not isinstance(tokens, list | tuple) and hasattr(tokens, "__array__"):
+        tokens = np.asarray(tokens)
+        if tokens.ndim == 0:
+            return list(_token_text(tokens[()]))
+        if tokens.ndim != 1:
+            raise ValueError(
+                f"`{name}` must be 1-D: one token per weight. "
+                f"Received: an array of shape {tokens.shape}"
+            )
+        tokens = tokens.tolist()
+    elif isinstance(tokens, bytes):
+        return list(_token_text(tokens))
+    try:
+        return list(map(_token_text, tokens))
+    except TypeError:
+        if not hasattr(tokens, "__iter__"):
+            raise TypeError(
+                f"`{name}` must be a string or a sequence of tokens. "
+                f"Received: an object of type {type(tokens).__name__}"
+            ) from None
+        raise
+
+
+def _token_text(token):
+    if isinstance(token, str):
+        return str(token)
+    if isinstance(token, bytes):
+        return token.decode("utf-8", errors="replace")
+    if not isinstance(token, np.generic) and hasattr(token, "__array__"):
+        # One element of a tensor, e.g. from iterating over it.
+        array = np.asarray(token)
+        if array.ndim == 0:
+            return _token_text(array[()])
+    return str(token)
 
 
 def unpack_attention_map(tokens, weights):
@@ -132,8 +210,9 @@ def align(tokens, weights, padding=None):
     """Pairs tokens with weights along the weights' last axis.
 
     Args:
-        tokens: a string (one token per character) or an iterable of tokens;
-            each token is converted with `str`.
+        tokens: a string (one token per character), an iterable of tokens or
+            a 1-D array or tensor of them, converted by `as_tokens` (bytes
+            decoded as UTF-8).
         weights: array-like whose last axis runs over the tokens.
         padding: `None`, `"pre"` or `"post"`. With `"pre"` (`"post"`), weights
             longer than the tokens lose their extra leading (trailing) values,
@@ -144,8 +223,10 @@ def align(tokens, weights, padding=None):
         last axis has one value per token.
 
     Raises:
-        ValueError: if `padding` is not one of the above, or the lengths do not
-            match (after trimming).
+        TypeError: if `tokens` is not iterable.
+        ValueError: if `padding` is not one of the above, the tokens are an
+            array that is not 1-D, or the lengths do not match (after
+            trimming).
 
     Example:
 
@@ -158,7 +239,7 @@ def align(tokens, weights, padding=None):
         raise ValueError(
             f'`padding` must be None, "pre" or "post". Received: padding={padding!r}'
         )
-    tokens = list(tokens) if isinstance(tokens, str) else list(map(str, tokens))
+    tokens = as_tokens(tokens)
     weights = as_weights(weights)
     if weights.ndim == 0:
         raise ValueError("`weights` must have one value per token. Received: a scalar")
@@ -175,7 +256,7 @@ def align(tokens, weights, padding=None):
     return tokens, weights
 
 
-def merge_subwords(tokens, weights):
+def merge_subwords(tokens, weights, *, scheme="auto"):
     """Merges subword pieces into words, summing their weights.
 
     WordPiece continuations (`"##ing"`) join the previous piece; with
@@ -183,13 +264,24 @@ def merge_subwords(tokens, weights):
     without the marker joins the previous one. Special tokens such as
     `"[CLS]"` or `"<s>"` stay words of their own. Markers are removed.
 
+    `scheme="auto"` picks WordPiece if any piece starts with `"##"`, else
+    SentencePiece if any starts with `"▁"`, else byte-level BPE if any starts
+    with `"Ġ"`, else WordPiece (nothing merges). `"Ġ"` is also a letter
+    (Maltese), so text with it and no `"##"` piece should name its scheme.
+
     Args:
         tokens: a list of string pieces.
         weights: float array whose last axis has one value per piece.
+        scheme: `"auto"`, `"wordpiece"`, `"sentencepiece"` or `"bpe"` (byte
+            level, as GPT-2 and RoBERTa).
 
     Returns:
         A tuple `(words, weights)` with the weights summed per word along the
         last axis.
+
+    Raises:
+        ValueError: if `scheme` is unknown, or a word's summed weight
+            overflows to inf.
 
     Example:
 
@@ -198,16 +290,23 @@ def merge_subwords(tokens, weights):
     (['playing', 'now'], array([0.5, 0.5]))
     ```
     """
+    if scheme not in SUBWORD_SCHEMES:
+        raise ValueError(
+            '`scheme` must be "auto", "wordpiece", "sentencepiece" or "bpe". '
+            f"Received: scheme={scheme!r}"
+        )
     if not tokens:
         return [], weights
-    marks_word_start = any(token.startswith(_WORD_START_MARKERS) for token in tokens)
+    if scheme == "auto":
+        scheme = _subword_scheme(tokens)
+    marker = _WORD_START_MARKERS.get(scheme)
     words, starts, after_special = [], [], True
     for index, token in enumerate(tokens):
         special = _SPECIAL_TOKEN.fullmatch(token) is not None
         if special:
             starts_word, piece = True, token
-        elif marks_word_start:
-            starts_word = token.startswith(_WORD_START_MARKERS)
+        elif marker is not None:
+            starts_word = token.startswith(marker)
             piece = token[1:] if starts_word else token
         else:
             starts_word = not token.startswith(_CONTINUATION_MARKER)
@@ -218,26 +317,46 @@ def merge_subwords(tokens, weights):
         else:
             words[-1] += piece
         after_special = special
-    return words, np.add.reduceat(weights, starts, axis=-1)
+    with np.errstate(over="ignore"):  # an overflow is reported just below
+        merged = np.add.reduceat(weights, starts, axis=-1)
+    _check_finite(merged, "weights", when=" once summed per word")
+    return words, merged
+
+
+def _subword_scheme(tokens):
+    # "##" first: "Ġ" may be a letter, and WordPiece never writes "▁" or "Ġ"
+    # as markers.
+    for scheme, marker in (
+        ("wordpiece", _CONTINUATION_MARKER),
+        ("sentencepiece", _WORD_START_MARKERS["sentencepiece"]),
+        ("bpe", _WORD_START_MARKERS["bpe"]),
+    ):
+        if any(token.startswith(marker) for token in tokens):
+            return scheme
+    return "wordpiece"
 
 
 def token_weights(tokens, weights, *, padding=None, merge=False):
     """Prepares one sequence for rendering: unpack, check, align, merge.
 
     Args:
-        tokens: a string (characters), an iterable of tokens, or an attention
-            map with 1-D weights (then `weights` is `None`).
+        tokens: a string (characters), an iterable, array or tensor of
+            tokens, or an attention map with 1-D weights (then `weights` is
+            `None`).
         weights: 1-D array-like, one value per token (see `padding`).
         padding: `None`, `"pre"` or `"post"`, as in `align`.
-        merge: whether to merge subword pieces into words (`merge_subwords`).
+        merge: whether to merge subword pieces into words: `False`, `True`
+            (the scheme `merge_subwords` finds) or a scheme name (`"auto"`,
+            `"wordpiece"`, `"sentencepiece"`, `"bpe"`).
 
     Returns:
         A tuple `(tokens, weights)`: `list[str]` and a 1-D float64 array.
 
     Raises:
         TypeError: if `tokens` is missing or the weights are not numeric.
-        ValueError: if the weights are not 1-D and finite or do not match the
-            tokens, or `merge` is asked for on a string.
+        ValueError: if the weights are not 1-D and finite (also once summed
+            per word) or do not match the tokens, `merge` names no scheme, or
+            `merge` is asked for on a string.
     """
     tokens, weights, _ = unpack_attention_map(tokens, weights)
     if tokens is None:
@@ -245,12 +364,20 @@ def token_weights(tokens, weights, *, padding=None, merge=False):
             "`tokens` must be a string, a list of tokens or an attention map. "
             "Received: None"
         )
-    if merge and isinstance(tokens, str):
+    scheme = merge if isinstance(merge, str) else "auto"
+    if not isinstance(merge, bool | np.bool_) and scheme not in SUBWORD_SCHEMES:
+        raise ValueError(
+            "`merge_subwords` must be True, False or a scheme name "
+            '("auto", "wordpiece", "sentencepiece", "bpe"). '
+            f"Received: merge_subwords={merge!r}"
+        )
+    if merge and is_text(tokens):
         raise ValueError(
             "Merging subwords needs a list of tokens: a string is rendered "
-            f"character by character. Received: tokens={_shorten(tokens)!r}"
+            "character by character. Received: tokens="
+            f"{_shorten(''.join(as_tokens(tokens)))!r}"
         )
     tokens, weights = align(tokens, as_weights(weights, ndim=1), padding)
     if merge:
-        tokens, weights = merge_subwords(tokens, weights)
+        tokens, weights = merge_subwords(tokens, weights, scheme=scheme)
     return tokens, weights

@@ -45,7 +45,8 @@ def styler(
     formula. `.data` and the HTML keep the tokens as they are.
 
     Args:
-        tokens: a string (one cell per character), a list of tokens, or an
+        tokens: a string (one cell per character), a list of tokens (bytes
+            are decoded as UTF-8), a 1-D array or tensor of tokens, or an
             attention map with 1-D weights (then leave `weights` out).
         weights: 1-D array-like, one value per token; longer when `padding`
             is given.
@@ -55,8 +56,8 @@ def styler(
         vmax: the weight drawn darkest (default the largest weight).
         padding: `"pre"` or `"post"` to drop the extra leading or trailing
             weights of a padded model input; `None` requires equal lengths.
-        merge_subwords: merge subword pieces (`"##ing"`, `"▁the"`) into words,
-            summing their weights.
+        merge_subwords: merge subword pieces into words, summing their
+            weights: `True` or a scheme name, as in `html_spans`.
 
     Returns:
         A `pandas.io.formats.style.Styler` (a subclass whose only change is
@@ -66,7 +67,7 @@ def styler(
         ImportError: if Jinja2, which pandas' Styler needs, is missing.
         TypeError: if the weights are not numeric or `width` is not an int.
         ValueError: if `width < 1`, or the weights are not 1-D, hold NaN or
-            inf, or do not match the tokens.
+            inf (also once summed per word), or do not match the tokens.
 
     Example:
 

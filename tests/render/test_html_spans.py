@@ -103,6 +103,14 @@ def test_char_level_for_a_token_list_joins_without_separator():
         html_spans(["a"], [1.0], level="word")
 
 
+def test_merge_subwords_takes_a_scheme_name():
+    tokens = ["\u0120ew", "\u2581a", "b"]
+    spans = html_spans(tokens, [0.1, 0.2, 0.3], merge_subwords="sentencepiece")
+    assert spans.tokens == ["\u0120ew", "ab"]
+    with pytest.raises(ValueError, match="merge_subwords='x'"):
+        html_spans(tokens, [0.1, 0.2, 0.3], merge_subwords="x")
+
+
 def test_merge_subwords_sums_weights_into_words():
     spans = html_spans(
         ["\u2581the", "\u2581mo", "vie", "\u2581was", "\u2581gre", "at"],
@@ -185,6 +193,24 @@ def test_accepts_an_attention_map_and_tensors():
     assert isinstance(spans, HTMLSpans)
     assert spans.tokens == ["a", "b"]
     np.testing.assert_allclose(spans.weights, [0.1, 0.9], rtol=1e-6)
+
+
+def test_bytes_and_string_tensors_render_as_their_text():
+    spans = html_spans(np.array([b"the", b"caf\xc3\xa9"]), [0.1, 0.9])
+    assert [span["text"] for span in parse(spans.to_html()).spans] == [
+        "the",
+        "caf\u00e9",
+    ]
+    tf = pytest.importorskip("tensorflow")
+    spans = html_spans(tf.strings.split("the cat"), [0.1, 0.9])
+    assert spans.tokens == ["the", "cat"] and spans.level == "token"
+    text = html_spans(tf.constant("hi"), [0.1, 0.9])
+    assert text.tokens == ["h", "i"] and text.level == "char"
+
+
+def test_merged_weights_that_overflow_are_refused():
+    with pytest.raises(ValueError, match="Received: inf"):
+        html_spans(["a", "##b"], [1e308, 1e308], merge_subwords=True)
 
 
 def test_empty_input_gives_an_empty_block():

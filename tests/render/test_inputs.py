@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import keras_attnviz.render
 from keras_attnviz.render.inputs import (
     align,
+    as_tokens,
     as_weights,
     merge_subwords,
     token_weights,
@@ -143,6 +144,46 @@ def test_merge_subwords_byte_level_bpe():
     assert words == ["goodness", "me"]
 
 
+def test_merge_subwords_wordpiece_wins_over_a_letter_like_a_bpe_marker():
+    # "\u0120" (Ġ) is a Maltese letter; a "##" piece shows this is WordPiece.
+    words, weights = merge_subwords(
+        ["il", "\u0120gurnata", "kienet", "sabi", "##\u0127a"],
+        np.array([0.1, 0.2, 0.3, 0.2, 0.2]),
+    )
+    assert words == ["il", "\u0120gurnata", "kienet", "sabi\u0127a"]
+    np.testing.assert_allclose(weights, [0.1, 0.2, 0.3, 0.4])
+
+
+def test_merge_subwords_sentencepiece_wins_over_a_bpe_marker():
+    words, _ = merge_subwords(["\u2581il", "\u2581", "\u0120", "urnata"], np.ones(4))
+    assert words == ["il", "\u0120urnata"]
+
+
+@pytest.mark.parametrize(
+    "scheme, words",
+    [
+        ("wordpiece", ["\u0120ew", "\u2581a", "b"]),
+        ("sentencepiece", ["\u0120ew", "ab"]),
+        ("bpe", ["ew\u2581ab"]),
+    ],
+)
+def test_merge_subwords_follows_an_explicit_scheme(scheme, words):
+    tokens = ["\u0120ew", "\u2581a", "b"]
+    assert merge_subwords(tokens, np.ones(3), scheme=scheme)[0] == words
+
+
+def test_merge_subwords_rejects_an_unknown_scheme():
+    with pytest.raises(ValueError, match="scheme='bert'"):
+        merge_subwords(["a"], np.ones(1), scheme="bert")
+
+
+def test_merge_subwords_refuses_sums_that_overflow():
+    with pytest.raises(ValueError, match="finite once summed per word. Received: inf"):
+        merge_subwords(["a", "##b"], np.array([1e308, 1e308]))
+    with pytest.raises(ValueError, match="Received: -inf at position 1"):
+        merge_subwords(["a", "b", "##c"], np.array([0.0, -1e308, -1e308]))
+
+
 pieces = st.lists(
     st.one_of(
         st.text(alphabet="abc", min_size=1, max_size=3),
@@ -161,6 +202,33 @@ def test_merge_subwords_keeps_text_and_total_weight(tokens, data):
     assert "".join(words) == "".join(token.removeprefix("##") for token in tokens)
     assert len(merged) == len(words)
     np.testing.assert_allclose(merged.sum(), weights.sum(), atol=1e-9)
+
+
+def test_as_tokens_decodes_bytes_as_utf8():
+    tokens = np.array([b"the", b"caf\xc3\xa9", b"\xff"])
+    assert as_tokens(tokens) == ["the", "caf\u00e9", "\ufffd"]
+    assert as_tokens([b"a", np.bytes_(b"b"), np.str_("c"), 3]) == ["a", "b", "c", "3"]
+    assert as_tokens(b"ab") == ["a", "b"]
+    assert as_tokens(np.array(b"ab")) == ["a", "b"]
+
+
+def test_as_tokens_reads_string_tensors():
+    tf = pytest.importorskip("tensorflow")
+    assert as_tokens(tf.strings.split("the caf\u00e9")) == ["the", "caf\u00e9"]
+    assert as_tokens(list(tf.constant([b"a", b"b"]))) == ["a", "b"]
+
+
+def test_as_tokens_keeps_strings_and_iterables():
+    assert as_tokens("a b") == ["a", " ", "b"]
+    assert as_tokens(token for token in ("x", "y")) == ["x", "y"]
+    assert as_tokens(np.array([0.5, 1])) == ["0.5", "1.0"]
+
+
+def test_as_tokens_wants_one_token_per_weight():
+    with pytest.raises(ValueError, match=r"one token per weight. .* shape \(1, 2\)"):
+        as_tokens(np.array([["a", "b"]]))
+    with pytest.raises(TypeError, match="Received: an object of type int"):
+        as_tokens(5)
 
 
 def test_token_weights_takes_an_attention_map():

@@ -60,6 +60,14 @@ def test_tooltips_give_float32_weights_back_exactly(rng):
     assert [np.float32(span["title"]) for span in parsed] == weights.tolist()
 
 
+def test_docstring_states_the_tooltip_precision():
+    title = parse(html_spans(["a"], [1 / 3]).to_html()).spans[0]["title"]
+    digits = len(title.removeprefix("0."))
+    assert f"weight ({digits} significant digits" in " ".join(
+        html_spans.__doc__.split()
+    )
+
+
 def test_character_level_keeps_every_character_in_order(rng):
     text = "Hi there,\n  two spaces\tand a tab"
     weights = rng.random(len(text))

@@ -124,19 +124,16 @@ def _translate_object(obj, keras2):
 
 
 def _add_module(layer):
-    # Without a `module`, Keras takes its legacy path for the entry, which
-    # cannot find ops and turns string arguments that name a Keras function
-    # (e.g. `score="dot"`) into that function.
+    # Every entry gets a `module`. Without one, Keras takes its legacy path for
+    # the entry, which cannot find ops and turns string arguments that name a
+    # Keras function (e.g. `score="dot"`) into that function; and a hostile
+    # file could steer any layer onto that path by leaving out `trainable`.
     class_name = layer["class_name"]
     if "module" in layer or class_name in _MODEL_CLASSES:
         return
-    if "trainable" not in layer["config"]:
-        # An op: its config holds its name and arguments, never `trainable`
-        # (which also tells the op `Concatenate` from the layer).
-        snake_name = re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
-        module = getattr(getattr(keras.ops, snake_name, None), "__module__", "")
-        if module.startswith("keras."):
-            layer.update(module=module, registered_name=class_name)
+    op_module = None if "trainable" in layer["config"] else _op_module(class_name)
+    if op_module is not None:
+        layer.update(module=op_module, registered_name=class_name)
     elif ">" in class_name:
         # Registered with `register_keras_serializable`: found by that name.
         layer.update(
@@ -146,6 +143,21 @@ def _add_module(layer):
         )
     elif hasattr(keras.layers, class_name):
         layer.update(module="keras.layers", registered_name=None)
+    else:
+        # A custom class saved under its own name: found in `custom_objects`
+        # or nowhere, never by importing a module.
+        layer.update(module=None, registered_name=class_name)
+
+
+def _op_module(class_name):
+    """The module of the Keras op `class_name` (e.g. `NotEqual`), else None.
+
+    An op's config holds its name and arguments, never `trainable` (which also
+    tells the op `Concatenate` from the layer).
+    """
+    snake_name = re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+    module = getattr(getattr(keras.ops, snake_name, None), "__module__", "")
+    return module if module.startswith("keras.") else None
 
 
 def _drop_keras2_arguments(class_name, config):

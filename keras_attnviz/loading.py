@@ -39,7 +39,9 @@ def load_model(path, *, custom_objects=None, safe_mode=True, compile=False):
             functions the model uses (classes registered with
             `keras.saving.register_keras_serializable` are found anyway).
         safe_mode: bool. If `True` (default), refuse files that contain Python
-            code (lambdas). Only pass `False` for files from a trusted source.
+            code (lambdas) or make Keras read other files (a lookup layer's
+            vocabulary given as a path, a `TFSMLayer`). Only pass `False`
+            for files from a trusted source.
         compile: bool. Whether to compile the model with the training
             configuration saved in the file, if it has one. Defaults to
             `False`.
@@ -51,7 +53,8 @@ def load_model(path, *, custom_objects=None, safe_mode=True, compile=False):
         TypeError: if an argument has the wrong type.
         FileNotFoundError: if there is no file at `path`.
         ValueError: for an unsupported extension; for a file that is not a
-            model, is truncated or corrupt; for lambdas while `safe_mode=True`.
+            model, is truncated or corrupt; for lambdas or paths to other
+            files while `safe_mode=True`.
 
     Example:
 
@@ -252,9 +255,7 @@ def _load_h5_file(path, custom_objects, safe_mode, compile):
             config, config_rewrite.is_keras2(attrs["keras_version"], path)
         )
     objects = {**(custom_objects or {}), **lambdas}
-    model = _model_class(config, path).from_config(
-        config["config"], custom_objects=objects
-    )
+    model = _build_model(config, path, objects, safe_mode)
     _load_weights(model, path)
     if compile and attrs["training_config"] is not None:
         training_config.compile_model(
@@ -273,12 +274,38 @@ def _load_weights(model, path):
         ) from e
 
 
+def _build_model(config, path, custom_objects, safe_mode):
+    """Builds the model of a translated `.h5` config, in Keras's safe mode.
+
+    Keras's public deserializer enters its safe-mode scope, which is what its
+    layers consult before reading anything outside the file (a
+    `StringLookup` vocabulary given as a file path, a `TFSMLayer`); outside
+    that scope they read it.
+    """
+    model_config = {
+        # Only a model, whatever class or module the file names at the top.
+        "module": "keras",
+        "class_name": _model_class(config, path),
+        "config": config["config"],
+        "registered_name": None,
+    }
+    try:
+        return keras.saving.deserialize_keras_object(
+            model_config, custom_objects=custom_objects, safe_mode=safe_mode
+        )
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+        raise ValueError(
+            f"Could not build the model saved in {path!r}. "
+            f"Received: {type(e).__name__}: {e}"
+        ) from e
+
+
 def _model_class(config, path):
     class_name = config["class_name"]
     if class_name == "Sequential":
-        return keras.Sequential
+        return "Sequential"
     if class_name in ("Functional", "Model"):
-        return keras.Model
+        return "Model"
     raise ValueError(
         f"Expected a Sequential or Functional model in {path!r}. "
         f"Received: a model of class {class_name!r}"

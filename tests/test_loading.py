@@ -546,6 +546,114 @@ def test_keras_archive_without_config_raises_value_error(tmp_path):
         load_model(tmp_path / "empty.keras")
 
 
+# Digits, so that `IntegerLookup` reads the file as well.
+SECRET = "271828182845"
+
+
+@pytest.fixture
+def secret_file(tmp_path):
+    path = tmp_path / "secret.txt"
+    path.write_text(f"{SECRET}\n314159265358\n")
+    return path
+
+
+def _expect_refused_in_safe_mode(path, reason):
+    with pytest.raises(ValueError, match=reason) as error:
+        load_model(path)
+    assert str(path) in str(error.value)
+    assert SECRET not in str(error.value)
+
+
+@pytest.mark.parametrize("trainable", [True, False])
+@pytest.mark.parametrize(
+    "layer, dtype, vocabulary",
+    [
+        (keras.layers.StringLookup, "string", ["a"]),
+        (keras.layers.IntegerLookup, "int64", [3]),
+        (keras.layers.TextVectorization, "string", ["a"]),
+    ],
+    ids=["StringLookup", "IntegerLookup", "TextVectorization"],
+)
+def test_keras3_h5_vocabulary_file_is_refused_in_safe_mode(
+    tmp_path, secret_file, layer, dtype, vocabulary, trainable
+):
+    # Keras reads a vocabulary given as a path, unless in its safe mode; a file
+    # without `trainable` used to take a path that had no safe mode at all.
+    inputs = keras.Input((1,), dtype=dtype)
+    lookup = layer(vocabulary=vocabulary, name="lookup")
+    keras.Model(inputs, lookup(inputs)).save(tmp_path / "lookup.h5")
+
+    def point_at_secret(config):
+        for entry in config["config"]["layers"]:
+            if entry["name"] == "lookup":
+                entry["config"]["vocabulary"] = str(secret_file)
+                if not trainable:
+                    del entry["config"]["trainable"]
+        return config
+
+    _rewrite_config(tmp_path / "lookup.h5", tmp_path / "evil.h5", point_at_secret)
+    _expect_refused_in_safe_mode(tmp_path / "evil.h5", "vocabulary file")
+    model = load_model(tmp_path / "evil.h5", safe_mode=False)
+    # The check above can fail: trusted, Keras reads the file.
+    assert SECRET in str(model.get_layer("lookup").get_vocabulary())
+
+
+@pytest.mark.parametrize("extension", [".h5"])
+@pytest.mark.parametrize("trainable", [True, False])
+def test_keras2_vocabulary_file_is_refused_in_safe_mode(
+    legacy_dir, tmp_path, secret_file, extension, trainable
+):
+    lookup = {
+        "class_name": "StringLookup",
+        "config": {"name": "lookup", "vocabulary": str(secret_file)},
+        "name": "lookup",
+        "inbound_nodes": [],
+    }
+    if trainable:
+        lookup["config"]["trainable"] = True
+
+    def add_lookup(config):
+        config["config"]["layers"].append(lookup)
+        return config
+
+    path = tmp_path / f"evil{extension}"
+    if extension == ".h5":
+        _rewrite_config(legacy_dir / "masked_gru.h5", path, add_lookup)
+    else:
+        _rewrite_archive_config(legacy_dir / "masked_gru.keras", path, add_lookup)
+    _expect_refused_in_safe_mode(path, "vocabulary file")
+
+
+def _rewrite_archive_config(source, target, edit):
+    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(target, "w") as copy:
+        for entry in archive.infolist():
+            data = archive.read(entry)
+            if entry.filename == "config.json":
+                data = json.dumps(edit(json.loads(data)))
+            copy.writestr(entry, data)
+
+
+@pytest.mark.parametrize("trainable", [True, False])
+def test_saved_model_layer_is_refused_in_safe_mode(tmp_path, trainable):
+    # `TFSMLayer` loads (and runs) a SavedModel from a path in its config.
+    layer = {
+        "class_name": "TFSMLayer",
+        "config": {"name": "tfsm", "filepath": str(tmp_path), "call_endpoint": "x"},
+        "name": "tfsm",
+        "inbound_nodes": [],
+    }
+    if trainable:
+        layer["config"]["trainable"] = False
+
+    def add_layer(config):
+        config["config"]["layers"].append(layer)
+        return config
+
+    _masked_model().save(tmp_path / "model.h5")
+    _rewrite_config(tmp_path / "model.h5", tmp_path / "tfsm.h5", add_layer)
+    _expect_refused_in_safe_mode(tmp_path / "tfsm.h5", "TFSMLayer")
+
+
 @pytest.mark.parametrize(
     "kwargs, name",
     [

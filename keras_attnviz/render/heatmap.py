@@ -3,7 +3,7 @@
 import numpy as np
 
 from keras_attnviz.render.color_scale import ColorScale
-from keras_attnviz.render.inputs import as_weights, unpack_attention_map
+from keras_attnviz.render.inputs import as_tokens, as_weights, unpack_attention_map
 
 
 def heatmap(
@@ -234,11 +234,11 @@ def _blank(values, hidden):
 
 
 def _labels(labels, count, name, what):
-    """One `str` per row or column, numbers when `labels` is `None`."""
+    """One `str` per row or column (bytes decoded), numbers without `labels`."""
     if labels is None:
         return [str(index) for index in range(count)]
     try:
-        labels = [str(label) for label in labels]
+        labels = as_tokens(labels, name=name)
     except TypeError:
         raise TypeError(
             f"`{name}` must be a sequence of labels such as tokens. "
@@ -276,7 +276,7 @@ def _annotations(annot, weights, fmt):
                 f"'.0%'. Received: fmt={fmt!r}"
             ) from None
     else:
-        texts = [str(value) for value in flat]
+        texts = as_tokens(flat, name="annot")
     return np.array(texts, dtype=object).reshape(values.shape)
 
 

@@ -208,6 +208,8 @@ class HTMLReport(_html_document.HTMLDocument):
 def _cell_text(value):
     if isinstance(value, float | np.floating):
         text = f"{value:.3g}"
+    elif isinstance(value, bytes):
+        text = value.decode("utf-8", errors="replace")
     elif isinstance(value, np.ndarray):
         text = " ".join(_cell_text(item) for item in value.ravel().tolist())
     else:

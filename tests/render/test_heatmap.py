@@ -90,6 +90,17 @@ def test_tokens_become_tick_labels_at_the_cell_centres(rng):
     assert list(ax.get_yticks()) == [0, 1, 2, 3]
 
 
+def test_bytes_tokens_label_and_annotate_as_their_text(rng):
+    tokens = np.array([b"caf\xc3\xa9", b"au"])
+    ax = heatmap(
+        rng.random((2, 2)), tokens, [b"x", "y"], annot=[tokens] * 2, ax=_axes()
+    )
+    assert _tick_texts(ax.get_xticklabels()) == ["caf\u00e9", "au"]
+    assert _tick_texts(ax.get_yticklabels()) == ["x", "y"]
+    written = sorted(text.get_text() for text in ax.texts)
+    assert written == ["au", "au", "caf\u00e9", "caf\u00e9"]
+
+
 def test_cells_are_numbered_without_labels(rng):
     ax = heatmap(rng.random((2, 3)), ax=_axes())
     assert _tick_texts(ax.get_xticklabels()) == ["0", "1", "2"]

@@ -41,3 +41,10 @@ def test_extra_columns_follow_the_label_and_are_escaped():
 def test_column_length_mismatch_names_the_column():
     with pytest.raises(ValueError, match=r"columns\['note'\].*2 samples and 1"):
         html_report(["ab", "cd"], [[0.2, 0.8], [0.5, 0.5]], columns={"note": ["x"]})
+
+
+def test_bytes_predictions_and_labels_show_as_text():
+    report = html_report(
+        ["ab"], [[0.2, 0.8]], predictions=[b"pos"], labels=[b"caf\xc3\xa9"]
+    )
+    assert _Cells(report.to_html()).cells[4:7] == ["0", "pos", "caf\u00e9"]

@@ -53,8 +53,10 @@ def load_model(path, *, custom_objects=None, safe_mode=True, compile=False):
         TypeError: if an argument has the wrong type.
         FileNotFoundError: if there is no file at `path`.
         ValueError: for an unsupported extension; for a file that is not a
-            model, is truncated or corrupt; for lambdas or paths to other
-            files while `safe_mode=True`.
+            model, is truncated or corrupt, or names a class or function
+            that Keras cannot find (pass it in `custom_objects`); for
+            lambdas or paths to other files while `safe_mode=True`. The
+            message names the file.
 
     Example:
 
@@ -103,9 +105,9 @@ def _check_arguments(path, custom_objects, safe_mode, compile):
 
 
 def _parse_json(text, path):
-    if isinstance(text, bytes):
-        text = text.decode("utf-8")
     try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
         return json.loads(text)
     except (TypeError, ValueError, RecursionError) as e:
         raise ValueError(
@@ -122,6 +124,18 @@ def _parse_config(text, path):
             f"`config`) in {path!r}. Received: {str(config)[:80]!r}"
         )
     return config
+
+
+@contextlib.contextmanager
+def _keras_errors(path):
+    # Keras names the object it could not build or find, not the file.
+    try:
+        yield
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+        raise ValueError(
+            f"Could not load the model saved in {path!r}. "
+            f"Received: {type(e).__name__}: {e}"
+        ) from e
 
 
 @contextlib.contextmanager
@@ -184,9 +198,13 @@ def _load_keras_file(path, custom_objects, safe_mode, compile):
         if keras2:
             config = config_rewrite.translate(config, keras2=True)
     if not (lambdas or keras2):
-        return keras.saving.load_model(
-            path, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
-        )
+        with _keras_errors(path):
+            return keras.saving.load_model(
+                path,
+                custom_objects=custom_objects,
+                compile=compile,
+                safe_mode=safe_mode,
+            )
     # Keras 3 cannot read a Keras 2 config, and would rebuild lambdas without
     # the globals they use (`ops`, `keras`, ...): it loads a copy of the
     # archive with the config rewritten here, which names the rebuilt
@@ -196,16 +214,18 @@ def _load_keras_file(path, custom_objects, safe_mode, compile):
     with tempfile.TemporaryDirectory() as folder:
         copy = os.path.join(folder, "model.keras")
         _copy_archive(path, copy, config)
-        model = keras.saving.load_model(
-            copy,
-            custom_objects=objects,
-            compile=compile and not keras2,
-            safe_mode=safe_mode,
-        )
+        with _keras_errors(path):
+            model = keras.saving.load_model(
+                copy,
+                custom_objects=objects,
+                compile=compile and not keras2,
+                safe_mode=safe_mode,
+            )
     if compile and compile_config:
         # The same Keras 2 objects as in an `.h5` training config.
         compile_config["optimizer_config"] = compile_config.pop("optimizer", None)
-        training_config.compile_model(model, compile_config, objects)
+        with _keras_errors(path):
+            training_config.compile_model(model, compile_config, objects)
     return model
 
 
@@ -258,9 +278,9 @@ def _load_h5_file(path, custom_objects, safe_mode, compile):
     model = _build_model(config, path, objects, safe_mode)
     _load_weights(model, path)
     if compile and attrs["training_config"] is not None:
-        training_config.compile_model(
-            model, _parse_json(attrs["training_config"], path), objects
-        )
+        config = _parse_json(attrs["training_config"], path)
+        with _keras_errors(path):
+            training_config.compile_model(model, config, objects)
     return model
 
 
@@ -289,15 +309,10 @@ def _build_model(config, path, custom_objects, safe_mode):
         "config": config["config"],
         "registered_name": None,
     }
-    try:
+    with _keras_errors(path):
         return keras.saving.deserialize_keras_object(
             model_config, custom_objects=custom_objects, safe_mode=safe_mode
         )
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
-        raise ValueError(
-            f"Could not build the model saved in {path!r}. "
-            f"Received: {type(e).__name__}: {e}"
-        ) from e
 
 
 def _model_class(config, path):

@@ -149,7 +149,7 @@ def test_keras_file_is_delegated_with_custom_objects(tmp_path, tokens):
     x = keras.layers.Embedding(VOCABULARY, 4)(inputs)
     model = keras.Model(inputs, keras.layers.Lambda(sum_over_time)(x))
     model.save(tmp_path / "named.keras")
-    with pytest.raises(TypeError, match="sum_over_time"):
+    with pytest.raises(ValueError, match=r"(?s)named\.keras.*sum_over_time"):
         load_model(tmp_path / "named.keras")
     loaded = load_model(
         str(tmp_path / "named.keras"), custom_objects={"sum_over_time": sum_over_time}
@@ -524,6 +524,7 @@ def test_truncated_file_raises_value_error(tmp_path, extension):
         "{not json",
         "[" * 100_000,
         np.arange(3),
+        np.bytes_(b"\xff\xfe{"),  # not UTF-8
         "[]",
         '{"class_name": "Sequential"}',
         '{"class_name": "Dense", "config": {"units": 2}}',
@@ -537,6 +538,55 @@ def test_corrupt_config_raises_value_error(tmp_path, model_config):
         f.attrs["model_config"] = model_config
     with pytest.raises(ValueError, match=r"model\.h5"):
         load_model(tmp_path / "model.h5")
+
+
+def _unknown_layer(config):
+    config["config"]["layers"][1]["class_name"] = "NoSuchLayer"
+    return config
+
+
+def _garbled_op(config):
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "NotEqual":
+            layer["config"]["units"] = -3
+    return config
+
+
+@pytest.mark.parametrize(
+    "keras2, edit, message",
+    [
+        (False, _unknown_layer, "NoSuchLayer"),
+        (True, _unknown_layer, "NoSuchLayer"),
+        (False, _garbled_op, "NotEqual.*units"),
+    ],
+)
+def test_config_keras_cannot_build_raises_value_error_naming_the_file(
+    legacy_dir, tmp_path, keras2, edit, message
+):
+    if keras2:
+        source = legacy_dir / "masked_gru.h5"
+    else:
+        source = tmp_path / "model.h5"
+        _masked_model().save(source)
+    _rewrite_config(source, tmp_path / "broken.h5", edit)
+    with pytest.raises(ValueError, match=rf"(?s)broken\.h5.*{message}"):
+        load_model(tmp_path / "broken.h5")
+
+
+@pytest.mark.parametrize("keras2", [False, True])
+def test_keras_archive_without_weights_raises_value_error(legacy_dir, tmp_path, keras2):
+    source = tmp_path / "model.keras"
+    if keras2:
+        source = legacy_dir / "masked_gru.keras"
+    else:
+        _masked_model().save(source)
+    with zipfile.ZipFile(source) as archive:
+        with zipfile.ZipFile(tmp_path / "no_weights.keras", "w") as copy:
+            for entry in archive.infolist():
+                if entry.filename != "model.weights.h5":
+                    copy.writestr(entry, archive.read(entry))
+    with pytest.raises(ValueError, match=r"(?s)no_weights\.keras.*model\.weights"):
+        load_model(tmp_path / "no_weights.keras")
 
 
 def test_keras_archive_without_config_raises_value_error(tmp_path):
@@ -598,7 +648,7 @@ def test_keras3_h5_vocabulary_file_is_refused_in_safe_mode(
     assert SECRET in str(model.get_layer("lookup").get_vocabulary())
 
 
-@pytest.mark.parametrize("extension", [".h5"])
+@pytest.mark.parametrize("extension", [".h5", ".keras"])
 @pytest.mark.parametrize("trainable", [True, False])
 def test_keras2_vocabulary_file_is_refused_in_safe_mode(
     legacy_dir, tmp_path, secret_file, extension, trainable

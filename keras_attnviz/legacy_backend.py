@@ -3,8 +3,10 @@
 Old `Lambda` layers call the Keras 2 backend module, usually imported as `K`
 (`lambda x: K.sum(x, axis=1)`). Keras 3's `keras.backend` no longer has those
 functions, so `load_model(..., safe_mode=False)` gives such lambdas this module
-instead: the functions whose Keras 2 signature differs from `keras.ops` are
-written out here, every other name falls through to `keras.ops`.
+instead: the functions whose Keras 2 signature or results differ from
+`keras.ops` (`K.relu(x, alpha, max_value, threshold)`, `K.sqrt` of negative
+values, `K.switch` on functions, ...) are written out here, following
+`tf_keras.backend`; every other name falls through to `keras.ops`.
 """
 
 import types
@@ -92,7 +94,71 @@ def _gather(reference, indices):
 
 
 def _switch(condition, then_expression, else_expression):
+    # Keras 2 picks a branch, which may be a function that builds it, for a
+    # scalar condition, and lines a condition of rank > 1 up with the leading
+    # axes of the branches (`ops.where` broadcasts from the trailing ones).
+    condition = ops.cast(condition, "bool")
+    if ops.ndim(condition) == 0:
+        return ops.cond(
+            condition, _as_function(then_expression), _as_function(else_expression)
+        )
+    if callable(then_expression):
+        then_expression = then_expression()
+    if callable(else_expression):
+        else_expression = else_expression()
+    rank, condition_rank = ops.ndim(then_expression), ops.ndim(condition)
+    if condition_rank > rank:
+        raise ValueError(
+            "The rank of `condition` must be at most the rank of "
+            f"`then_expression`. Received: condition of rank {condition_rank}, "
+            f"then_expression of rank {rank}."
+        )
+    if condition_rank > 1:
+        for _ in range(rank - condition_rank):
+            condition = ops.expand_dims(condition, -1)
     return ops.where(condition, then_expression, else_expression)
+
+
+def _as_function(expression):
+    return expression if callable(expression) else lambda: expression
+
+
+def _sqrt(x):
+    # Keras 2 takes the root of negative values as 0, not NaN.
+    return ops.sqrt(ops.maximum(x, 0.0))
+
+
+def _relu(x, alpha=0.0, max_value=None, threshold=0.0):
+    # Keras 2's relu: slope `alpha` below `threshold`, capped at `max_value`.
+    x = ops.convert_to_tensor(x)
+    if alpha != 0.0 and max_value is None and threshold == 0:
+        return ops.leaky_relu(x, negative_slope=alpha)
+    if threshold != 0:
+        y = x * ops.cast(ops.greater(x, threshold), x.dtype)
+    else:
+        y = ops.relu(x)
+    if max_value is not None:
+        y = ops.clip(y, 0, max_value)
+    if alpha != 0.0:
+        y = y - alpha * ops.relu(threshold - x)
+    return y
+
+
+def _hard_sigmoid(x):
+    # Keras 2's slope is 0.2; Keras 3's `ops.hard_sigmoid` has 1/6.
+    return ops.clip(ops.convert_to_tensor(x) * 0.2 + 0.5, 0.0, 1.0)
+
+
+def _clip(x, min_value, max_value):
+    # Keras 2 takes None for no bound, and a `max_value` below `min_value` as
+    # `min_value`.
+    if isinstance(min_value, (int, float)) and isinstance(max_value, (int, float)):
+        max_value = max(max_value, min_value)
+    return ops.clip(
+        x,
+        -np.inf if min_value is None else min_value,
+        np.inf if max_value is None else max_value,
+    )
 
 
 def _int_shape(x):
@@ -121,6 +187,10 @@ _KERAS2_ONLY = {
     "flatten": _flatten,
     "gather": _gather,
     "switch": _switch,
+    "sqrt": _sqrt,
+    "relu": _relu,
+    "hard_sigmoid": _hard_sigmoid,
+    "clip": _clip,
     "int_shape": _int_shape,
     "constant": _constant,
     "pow": ops.power,

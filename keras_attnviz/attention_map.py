@@ -96,7 +96,8 @@ class ProbeResult:
             multi-head attention.
         masks: dict from layer name to the boolean `(N, T)` key mask that Keras
             passed to the layer (for example from `Embedding(mask_zero=True)`),
-            for layers that received one.
+            for layers that received one and whose weights agree with it (no
+            weight on padded keys).
         query_masks: dict from layer name to the boolean `(N, Tq)` query mask,
             for layers that received one.
         self_attention: set of the layer names whose queries are their keys, so

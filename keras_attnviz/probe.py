@@ -37,14 +37,16 @@ class AttentionProbe:
     call and its outputs from a plain one, so `ProbeResult.outputs` stay exactly
     `model.predict`'s (at the cost of a second attention computation there).
 
-    The masks a result reports are the ones the layers applied. Keras passes a
-    mask along with a tensor, but a layer may not apply it: Keras's
-    `MultiHeadAttention`, for one, removes the masks of its inputs when it
-    runs, so another layer that attends over the same tensor afterwards sees
-    none. Where a layer puts weight on keys its mask calls padded, in any real
-    query of any sample of a batch, the result of that batch holds no key or
-    query mask for that layer, and `ProbeResult.sample` keeps every position
-    unless told by `tokens` and `padding`.
+    A result reports a layer's mask only where the layer's weights agree with
+    it. Keras passes a mask along with a tensor, but a layer may not apply it:
+    Keras's `MultiHeadAttention`, for one, removes the masks of its inputs when
+    it runs, so another layer that attends over the same tensor afterwards sees
+    none. Where a layer puts weight (over 1e-5) on keys its mask calls padded,
+    in any real query of any sample of a batch, the result of that batch holds
+    no key or query mask for that layer, and `ProbeResult.sample` keeps every position
+    unless told by `tokens` and `padding`. Inside a nested model, a layer
+    reports the caller's mask only where it attends over the nested model's
+    own input: the layers in between may drop or reshape the mask.
 
     Args:
         model: a built Functional or Sequential `keras.Model`.

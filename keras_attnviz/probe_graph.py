@@ -209,11 +209,12 @@ def _rebuild(model, selected, prefix=()):
         if isinstance(operation, AttentionScores):
             wants_scores = kwargs.pop("return_attention_scores", False)
             found = query_and_key_masks(operation.layer, args, kwargs)
+            # Only a mask can leave a query with no key to attend to (a causal
+            # mask alone cannot); elsewhere both kernels agree.
             plain_outputs = _has_fused_kernel(operation.layer) and (
                 found.query_mask is not None
                 or found.key_mask is not None
                 or kwargs.get("attention_mask") is not None
-                or bool(kwargs.get("use_causal_mask"))
             )
             outputs, scores = operation(*args, plain_outputs=plain_outputs, **kwargs)
             path = (*prefix, operation.layer.name)

@@ -275,6 +275,21 @@ def test_masked_fused_attention_outputs_equal_predict_at_padded_queries(rng, kin
     assert np.all(result.attention["attention"][1][:, :3, 3:] == 0)
 
 
+@pytest.mark.parametrize("make", [_mha, _gqa])
+def test_causal_fused_attention_without_a_mask_keeps_predict_outputs(rng, make):
+    # A causal mask alone leaves every query a key, so one call is enough.
+    layer, _ = make()
+    inputs = keras.Input((KEY_LENGTH, DIM))
+    x = layer(inputs, inputs, use_causal_mask=True)
+    model = keras.Model(inputs, layers.Dense(2)(layers.Flatten()(x)))
+    x_data = rng.normal(size=(5, KEY_LENGTH, DIM)).astype("float32")
+    result = AttentionProbe(model).predict(x_data, verbose=0)
+    _assert_outputs_equal(result, model.predict(x_data, verbose=0))
+    weights = result.attention["attention"]
+    future = np.triu(np.ones((KEY_LENGTH, KEY_LENGTH), bool), k=1)
+    assert np.all(weights[..., future] == 0)
+
+
 def test_sequential_model_and_shared_layer_calls(rng):
     shared = layers.Attention(name="att")
     a, b = keras.Input((3, 4), name="a"), keras.Input((5, 4), name="b")

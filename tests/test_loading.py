@@ -157,6 +157,39 @@ def test_keras_file_is_delegated_with_custom_objects(tmp_path, tokens):
     _expect_same(loaded, model, tokens)
 
 
+class _Scale(keras.layers.Layer):
+    """An unregistered custom layer, found through `custom_objects` only."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class _OldStyleScale(_Scale):
+    """A custom layer whose config, as in much old code, has no `trainable`."""
+
+    def get_config(self):
+        return {"name": self.name, "factor": self.factor}
+
+
+@pytest.mark.parametrize("layer", [_Scale, _OldStyleScale])
+def test_h5_custom_layer_under_its_own_name_needs_custom_objects(tmp_path, layer):
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, layer(2.0, name="scale")(keras.layers.Dense(2)(inputs)))
+    model.save(tmp_path / "custom.h5")
+    with pytest.raises(ValueError, match=rf"(?s)custom\.h5.*{layer.__name__}"):
+        load_model(tmp_path / "custom.h5")
+    loaded = load_model(tmp_path / "custom.h5", custom_objects={layer.__name__: layer})
+    assert isinstance(loaded.get_layer("scale"), layer)
+    _expect_same(loaded, model, np.ones((2, 3)))
+
+
 @pytest.mark.parametrize("extension", [".keras", ".h5"])
 @pytest.mark.parametrize("layer", [AdditiveAttention, DotProductAttention])
 def test_models_with_our_layers_reload(tmp_path, tokens, extension, layer):

@@ -43,10 +43,12 @@ class AttentionProbe:
     it runs, so another layer that attends over the same tensor afterwards sees
     none. Where a layer puts weight (over 1e-5) on keys its mask calls padded,
     in any real query of any sample of a batch, the result of that batch holds
-    no key or query mask for that layer, and `ProbeResult.sample` keeps every position
-    unless told by `tokens` and `padding`. Inside a nested model, a layer
-    reports the caller's mask only where it attends over the nested model's
-    own input: the layers in between may drop or reshape the mask.
+    no key or query mask for that layer, and `ProbeResult.sample` keeps every
+    position unless told by `tokens` and `padding`. Inside a nested model, a
+    layer reports the mask of the nested model's masked input where its length
+    fits the weights: mask-carrying layers (a GRU, a Dense) pass it on, and
+    where a layer in between dropped it (a Conv1D), the weight check above
+    removes it.
 
     Args:
         model: a built Functional or Sequential `keras.Model`.

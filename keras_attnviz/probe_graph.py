@@ -156,9 +156,13 @@ class _NestedProbe:
         extra = iter(flat[self.num_outputs :])
         slots = [next(extra) if present else None for present in self.layout]
         # Inside the nested graph the inputs carry no mask; the caller's do. A
-        # layer sees the caller's mask only where it attends over an input
-        # itself: any layer in between may drop or reshape the mask.
+        # layer attending over an input itself sees its mask. Deeper layers
+        # may see the caller's mask too, carried on by mask-propagating layers
+        # (a GRU, a Dense), or may not (a Conv1D drops it): where it fits it is
+        # reported, and the probe's results drop it for any batch whose
+        # weights show that the layer did not apply it.
         outer = _call_inputs(args, kwargs, len(self.model.inputs))
+        caller_mask = _only_mask(outer)
         taps = []
         for k, tap in enumerate(self.taps):
             weights, key_mask, query_mask = slots[3 * k : 3 * k + 3]
@@ -166,6 +170,8 @@ class _NestedProbe:
             value = _at(outer, self.value_inputs[k])
             if key_mask is None:
                 key_mask = _fitting_mask(keras_mask(value), weights, -1)
+            if key_mask is None and value is None:
+                key_mask = _fitting_mask(caller_mask, weights, -1)
             if query_mask is None and tap.self_attention:
                 query_mask = key_mask
             if query_mask is None and len(weights.shape) > 2:
@@ -262,6 +268,13 @@ def _call_inputs(args, kwargs, num_inputs):
     inputs = args[0] if args else kwargs.get("inputs")
     flat = keras.tree.flatten(inputs) if inputs is not None else []
     return flat if len(flat) == num_inputs else None
+
+
+def _only_mask(tensors):
+    """The mask of the one masked tensor among `tensors`, or `None`."""
+    masks = [keras_mask(t) for t in tensors or []]
+    masks = [mask for mask in masks if mask is not None]
+    return masks[0] if len(masks) == 1 else None
 
 
 def _at(tensors, index):

@@ -204,6 +204,36 @@ def test_nested_attention_behind_a_mask_dropping_layer_gets_no_mask(rng, strides
     np.testing.assert_allclose(amap.weights.sum(), 1, rtol=1e-5)
 
 
+@pytest.mark.parametrize("sequential", [False, True])
+def test_nested_attention_behind_mask_carrying_layers_keeps_the_mask(rng, sequential):
+    # A GRU carries the caller's mask on inside the nested model, and the
+    # attention applies it: the probe reports it, so sample() drops padding.
+    if sequential:
+        nested = keras.Sequential(
+            [keras.Input((10, 8)), layers.GRU(8, return_sequences=True),
+             keras_attnviz.AdditiveAttention(name="att")],
+            name="inner",
+        )
+    else:
+        nested_in = keras.Input((10, 8))
+        states = layers.GRU(8, return_sequences=True)(nested_in)
+        nested = keras.Model(
+            nested_in, keras_attnviz.AdditiveAttention(name="att")(states),
+            name="inner",
+        )
+    inputs = keras.Input((10,), dtype="int32")
+    x = nested(layers.Embedding(VOCAB, 8, mask_zero=True)(inputs))
+    model = keras.Model(inputs, layers.Dense(1)(x))
+    ids = _token_ids(rng, 3, 10, [6, 10, 3])
+    result = AttentionProbe(model).predict(ids, verbose=0)
+    _assert_outputs_equal(result, model.predict(ids, verbose=0))
+    np.testing.assert_array_equal(result.masks["att"], ids != 0)
+    assert np.all(result.attention["att"][ids == 0] == 0.0)
+    amap = result.sample(2, "att", tokens=["a", "b", "c"])
+    assert amap.weights.shape == (3,)
+    np.testing.assert_allclose(amap.weights.sum(), 1, rtol=1e-5)
+
+
 def test_mask_that_a_layer_did_not_apply_is_not_reported(rng):
     # MultiHeadAttention removes the masks of its inputs when it runs, so the
     # other layer attending over the same tensor sees none at run time.

@@ -190,18 +190,24 @@ def test_nested_attention_behind_a_mask_dropping_layer_gets_no_mask(rng, strides
     nested = keras.Model(
         nested_in, keras_attnviz.AdditiveAttention(name="att")(x), name="inner"
     )
-    inputs = keras.Input((10,), dtype="int32")
-    x = nested(layers.Embedding(VOCAB, 8, mask_zero=True)(inputs))
-    model = keras.Model(inputs, layers.Dense(1)(x))
-    ids = _token_ids(rng, 3, 10, [6, 10, 3])
-    result = AttentionProbe(model).predict(ids, verbose=0)
-    _assert_outputs_equal(result, model.predict(ids, verbose=0))
+    result, _ = _probe_nested(rng, nested)
     weights = result.attention["att"]
     assert weights.shape == (3, 10 // strides)
     assert "att" not in result.masks
     amap = result.sample(0)
     np.testing.assert_array_equal(amap.weights, weights[0])
     np.testing.assert_allclose(amap.weights.sum(), 1, rtol=1e-5)
+
+
+def _probe_nested(rng, nested):
+    """Probes `nested` called on a masked Embedding; outputs checked."""
+    inputs = keras.Input((10,), dtype="int32")
+    x = nested(layers.Embedding(VOCAB, 8, mask_zero=True)(inputs))
+    model = keras.Model(inputs, layers.Dense(1)(x))
+    ids = _token_ids(rng, 3, 10, [6, 10, 3])
+    result = AttentionProbe(model).predict(ids, verbose=0)
+    _assert_outputs_equal(result, model.predict(ids, verbose=0))
+    return result, ids
 
 
 @pytest.mark.parametrize("sequential", [False, True])
@@ -221,12 +227,7 @@ def test_nested_attention_behind_mask_carrying_layers_keeps_the_mask(rng, sequen
             nested_in, keras_attnviz.AdditiveAttention(name="att")(states),
             name="inner",
         )
-    inputs = keras.Input((10,), dtype="int32")
-    x = nested(layers.Embedding(VOCAB, 8, mask_zero=True)(inputs))
-    model = keras.Model(inputs, layers.Dense(1)(x))
-    ids = _token_ids(rng, 3, 10, [6, 10, 3])
-    result = AttentionProbe(model).predict(ids, verbose=0)
-    _assert_outputs_equal(result, model.predict(ids, verbose=0))
+    result, ids = _probe_nested(rng, nested)
     np.testing.assert_array_equal(result.masks["att"], ids != 0)
     assert np.all(result.attention["att"][ids == 0] == 0.0)
     amap = result.sample(2, "att", tokens=["a", "b", "c"])

@@ -45,6 +45,12 @@ def run(*argv):
     return cli.main([str(arg) for arg in argv])
 
 
+def render_with_vocab(char_model, *argv):
+    """`render` on the char model with its vocabulary, then `argv`."""
+    model, vocab = char_model / "model.h5", char_model / "vocab.json"
+    return run("render", model, "--vocab", vocab, *argv)
+
+
 def test_version_flag_prints_the_package_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--version"])
@@ -67,17 +73,8 @@ def test_inspect_lists_layers_with_shapes(char_model, capsys):
 
 def test_render_html_with_vocab(char_model, tmp_path, capsys):
     out = tmp_path / "spans.html"
-    code = run(
-        "render",
-        char_model / "model.h5",
-        "--vocab",
-        char_model / "vocab.json",
-        "--text",
-        TEXTS[0],
-        "--text",
-        TEXTS[1],
-        "--out",
-        out,
+    code = render_with_vocab(
+        char_model, "--text", TEXTS[0], "--text", TEXTS[1], "--out", out
     )
     printed = capsys.readouterr()
     assert code == 0, printed.err
@@ -94,21 +91,8 @@ def test_render_png_from_texts_file(char_model, tmp_path, pad, capsys):
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(TEXTS) + "\n\n", encoding="utf-8")
     out = tmp_path / "maps.png"
-    assert (
-        run(
-            "render",
-            char_model / "model.h5",
-            "--vocab",
-            char_model / "vocab.json",
-            "--texts",
-            texts,
-            "--pad",
-            pad,
-            "--out",
-            out,
-        )
-        == 0
-    )
+    code = render_with_vocab(char_model, "--texts", texts, "--pad", pad, "--out", out)
+    assert code == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # A texts file gets Keras's progress bar; the printed path comes last.
     printed = capsys.readouterr().out
@@ -229,16 +213,7 @@ def test_bad_texts_file(char_model, tmp_path, capsys, content, expected):
     texts = tmp_path / "texts.txt"
     if content is not None:
         texts.write_text(content, encoding="utf-8")
-    code = run(
-        "render",
-        char_model / "model.h5",
-        "--vocab",
-        char_model / "vocab.json",
-        "--texts",
-        texts,
-        "--out",
-        tmp_path / "a.html",
-    )
+    code = render_with_vocab(char_model, "--texts", texts, "--out", tmp_path / "a.html")
     assert expected in _one_line_error(capsys, code)
 
 
@@ -284,11 +259,12 @@ def test_vocab_ids_past_the_embedding_are_refused(char_model, tmp_path, capsys):
 def test_png_and_directory_outputs_are_checked_first(char_model, tmp_path, capsys):
     texts = tmp_path / "many.txt"
     texts.write_text("ab\n" * 41, encoding="utf-8")
-    args = ["render", char_model / "model.h5", "--vocab", char_model / "vocab.json"]
-    code = run(*args, "--texts", texts, "--out", tmp_path / "a.png")
+    code = render_with_vocab(char_model, "--texts", texts, "--out", tmp_path / "a.png")
     assert "at most 40 texts" in _one_line_error(capsys, code)
     (tmp_path / "folder.html").mkdir()
-    code = run(*args, "--text", "ab", "--out", tmp_path / "folder.html")
+    code = render_with_vocab(
+        char_model, "--text", "ab", "--out", tmp_path / "folder.html"
+    )
     assert "must be a file" in _one_line_error(capsys, code)
 
 

@@ -43,7 +43,10 @@ class Vocabulary:
         self.oov_token = oov_token
         self.ids = {token: i for i, token in enumerate(tokens)}
         if len(self.ids) != len(tokens):
-            raise ValueError("`tokens` must not repeat a token.")
+            raise ValueError(
+                "`tokens` must not repeat a token. Received: "
+                f"{_repeated(tokens)} repeated"
+            )
         if oov_token is not None and oov_token not in self.ids:
             raise ValueError(
                 f"`oov_token` must be one of the tokens. Received: {oov_token!r}"
@@ -76,8 +79,8 @@ class Vocabulary:
             tokens = text.split("\n")
             if tokens and tokens[-1] == "":
                 tokens.pop()
-        counts = collections.Counter(tokens)
-        repeated = sorted(token for token, n in counts.items() if n > 1)[:3]
+        # Checked here too, so that the error names the file.
+        repeated = _repeated(tokens)
         if repeated:
             raise ValueError(
                 f"A vocabulary must not repeat a token. Received: {repeated} "
@@ -142,6 +145,12 @@ class Vocabulary:
             f"Every {self.level} must be in the vocabulary. Received: {token!r} "
             f"in {text[:40]!r}"
         )
+
+
+def _repeated(tokens):
+    """Up to three tokens that occur more than once, sorted."""
+    counts = collections.Counter(tokens)
+    return sorted(token for token, n in counts.items() if n > 1)[:3]
 
 
 def _tokens_from_json(text, path):

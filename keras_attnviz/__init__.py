@@ -1,5 +1,9 @@
 """keras-attnviz: attention layers, a probe for attention weights, and renderers.
 
+The public names load on first use (PEP 562), so `import keras_attnviz` stays
+cheap, and `keras_attnviz.render` or a pickled `ProbeResult` work where Keras
+and TensorFlow cannot be imported at all.
+
 Example:
 
 ```python
@@ -14,20 +18,32 @@ model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(context)
 ```
 """
 
-from keras_attnviz.attention_map import AttentionMap, ProbeResult
-from keras_attnviz.layers import AdditiveAttention, DotProductAttention
-from keras_attnviz.loading import load_model
-from keras_attnviz.probe import AttentionProbe
-from keras_attnviz.version import __version__
-from keras_attnviz.vocabulary import Vocabulary
+import sys
 
-__all__ = [
-    "AdditiveAttention",
-    "AttentionMap",
-    "AttentionProbe",
-    "DotProductAttention",
-    "ProbeResult",
-    "Vocabulary",
-    "__version__",
-    "load_model",
-]
+from keras_attnviz._lazy import lazy_attributes
+from keras_attnviz.version import __version__
+
+_PUBLIC = {
+    "AdditiveAttention": "layers",
+    "AttentionMap": "probe.results",
+    "AttentionProbe": "probe.attention_probe",
+    "DotProductAttention": "layers",
+    "ProbeResult": "probe.results",
+    "Vocabulary": "vocabulary",
+    "load_model": "saving.load",
+}
+
+__all__ = [*sorted(_PUBLIC), "__version__"]
+__getattr__ = lazy_attributes(__name__, _PUBLIC)
+
+
+def __dir__():
+    return __all__
+
+
+if "keras" in sys.modules:
+    # Keras is loaded already, so registering the layers costs nothing and lets
+    # `keras.models.load_model` find them by name after `import keras_attnviz`.
+    # Without Keras, `keras_attnviz.load_model` or any import of
+    # `keras_attnviz.layers` registers them.
+    import keras_attnviz.layers  # noqa: F401

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keras_attnviz.attention_map import AttentionMap, ProbeResult
+from keras_attnviz.probe.results import AttentionMap, ProbeResult
 
 
 def _softmax(scores, mask):
@@ -18,7 +18,7 @@ def _softmax(scores, mask):
 
 
 def test_module_imports_numpy_only():
-    import keras_attnviz.attention_map as module
+    import keras_attnviz.probe.results as module
 
     tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     imported = set()

@@ -7,8 +7,8 @@ import keras
 import pytest
 
 import keras_attnviz
-from keras_attnviz import cli
-from keras_attnviz.demo import MAXLEN, build_classifier
+from keras_attnviz.cli import main as cli
+from keras_attnviz.cli.demo import MAXLEN, build_classifier
 from keras_attnviz.vocabulary import Vocabulary
 
 TEXTS = ["what a superb day", "a slow <b>day</b>"]

@@ -2,7 +2,7 @@ import html.parser
 
 import matplotlib.image
 
-from keras_attnviz.demo import DemoSummary, run_demo
+from keras_attnviz.cli.demo import DemoSummary, run_demo
 
 
 class _TagCounter(html.parser.HTMLParser):
@@ -44,7 +44,7 @@ def test_final_state_query_over_gru_states_classifies_without_the_cue():
 
     from keras_attnviz import AttentionProbe, DotProductAttention, Vocabulary
     from keras_attnviz.datasets import cue_sentences
-    from keras_attnviz.demo import MAXLEN
+    from keras_attnviz.cli.demo import MAXLEN
 
     keras.utils.set_random_seed(1)
     train, test = cue_sentences(3000, seed=0), cue_sentences(300, seed=1)

@@ -15,8 +15,8 @@ import pytest
 from keras import ops
 
 from keras_attnviz.layers import AdditiveAttention, DotProductAttention
-from keras_attnviz.legacy_backend import Keras2Backend
-from keras_attnviz.loading import load_model
+from keras_attnviz.saving.legacy.keras2_backend import Keras2Backend
+from keras_attnviz.saving.load import load_model
 from keras_attnviz.probe import AttentionProbe
 
 HERE = os.path.dirname(os.path.abspath(__file__))

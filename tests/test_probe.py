@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import keras_attnviz
 from keras_attnviz import AttentionProbe
-from keras_attnviz.attention_map import AttentionMap, ProbeResult
+from keras_attnviz.probe.results import AttentionMap, ProbeResult
 
 layers = keras.layers
 VOCAB = 30

@@ -192,7 +192,7 @@ def test_bad_arguments_raise_keras_style_errors(weights, kwargs, error, message)
 
 
 def test_draws_probe_attention_maps(attention):
-    from keras_attnviz.attention_map import AttentionMap
+    from keras_attnviz.probe.results import AttentionMap
 
     encoder = AttentionMap(attention[0], TOKENS, TOKENS, layer="encoder")
     figure = heads_grid({"encoder": encoder, "decoder": attention[1]}, heads=[0])

@@ -437,7 +437,7 @@ def test_plotter_converts_without_drawing():
 
 
 def test_draws_the_probe_attention_map(rng):
-    from keras_attnviz.attention_map import AttentionMap
+    from keras_attnviz.probe.results import AttentionMap
 
     weights = rng.random((2, 3))
     attention_map = AttentionMap(weights, ["a", "b", "c"], ["x", "y"], layer="attn")

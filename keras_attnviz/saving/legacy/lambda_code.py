@@ -16,7 +16,7 @@ import builtins
 import marshal
 import types
 
-from keras_attnviz.legacy_backend import lambda_globals
+from keras_attnviz.saving.legacy.keras2_backend import lambda_globals
 
 # Keras 2 keeps the bytecode under these keys, each with a `*_type` sibling.
 _KERAS2_CODE_KEYS = {"function": "function_type", "output_shape": "output_shape_type"}
@@ -152,7 +152,7 @@ def rebuild_lambdas(config):
     """Turns the bytecode in a model config into functions. Runs file code!
 
     Only to be called when the user opted in with `safe_mode=False`. Each
-    function gets the globals of `legacy_backend.lambda_globals()`, so
+    function gets the globals of `keras2_backend.lambda_globals()`, so
     lambdas that use `K`, `backend`, `keras`, `ops`, `np` or `tf` work.
 
     Args:

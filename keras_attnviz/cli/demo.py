@@ -100,7 +100,7 @@ def run_demo(
     """
     import keras
 
-    from keras_attnviz.loading import load_model
+    from keras_attnviz.saving.load import load_model
     from keras_attnviz.probe import AttentionProbe
 
     if n_test < 20:

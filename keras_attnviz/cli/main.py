@@ -88,18 +88,18 @@ def main(argv=None):
         return 0
     try:
         if args.command == "demo":
-            from keras_attnviz.demo import run_demo
+            from keras_attnviz.cli.demo import run_demo
 
             summary = run_demo(args.out, epochs=args.epochs, seed=args.seed)
             for path in summary.paths:
                 print(path)
             print(summary)
         elif args.command == "inspect":
-            from keras_attnviz.model_views import describe_attention_layers
+            from keras_attnviz.cli.model_views import describe_attention_layers
 
             print(describe_attention_layers(args.model))
         else:
-            from keras_attnviz.model_views import render_texts
+            from keras_attnviz.cli.model_views import render_texts
 
             texts = args.text if args.text else _read_lines(args.texts)
             path = render_texts(

@@ -5,10 +5,10 @@ import difflib
 import keras
 import numpy as np
 
-from keras_attnviz.attention_layers import is_attention_layer, walk_layers
-from keras_attnviz.attention_map import ProbeResult
-from keras_attnviz.probe_batches import count_batches, iter_input_batches
-from keras_attnviz.probe_graph import build_probe_graph
+from keras_attnviz.probe.discovery import is_attention_layer, walk_layers
+from keras_attnviz.probe.results import ProbeResult
+from keras_attnviz.probe.batches import count_batches, iter_input_batches
+from keras_attnviz.probe.graph import build_probe_graph
 
 # Weights sum to 1 over their keys, or to 0 where every key is masked; narrow
 # floats (float16) get a wider tolerance, in units of their precision.

@@ -27,7 +27,7 @@ def describe_attention_layers(model_path):
     print(describe_attention_layers("model.h5"))
     ```
     """
-    from keras_attnviz.loading import load_model
+    from keras_attnviz.saving.load import load_model
     from keras_attnviz.probe import AttentionProbe
 
     model = load_model(model_path)
@@ -75,7 +75,7 @@ def render_texts(
     Returns:
         The path written.
     """
-    from keras_attnviz.loading import load_model
+    from keras_attnviz.saving.load import load_model
     from keras_attnviz.probe import AttentionProbe
 
     suffix = os.path.splitext(os.fspath(out))[1].lower()
@@ -233,7 +233,7 @@ def _one_row(amap):
     weights = np.asarray(amap.weights)
     if weights.ndim == 1:
         return amap
-    from keras_attnviz.attention_map import AttentionMap
+    from keras_attnviz.probe.results import AttentionMap
 
     mean = weights.reshape(-1, weights.shape[-1]).mean(axis=0)
     return AttentionMap(mean, tokens=amap.tokens, layer=amap.layer)

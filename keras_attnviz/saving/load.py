@@ -8,7 +8,8 @@ import zipfile
 
 import keras
 
-from keras_attnviz import config_rewrite, lambda_code, training_config
+from keras_attnviz.saving import training_config
+from keras_attnviz.saving.legacy import config_rewrite, lambda_code
 
 _H5_EXTENSIONS = (".h5", ".hdf5")
 _EXTENSIONS = (".keras", *_H5_EXTENSIONS)

@@ -23,8 +23,8 @@ import re
 
 import keras
 
-from keras_attnviz import keras2_tf_ops
-from keras_attnviz.lambda_code import function_reference
+from keras_attnviz.saving.legacy import keras2_tf_ops
+from keras_attnviz.saving.legacy.lambda_code import function_reference
 
 _ANY = object()
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import keras
 
-from keras_attnviz.attention_layers import (
+from keras_attnviz.probe.discovery import (
     is_attention_layer,
     keras_mask,
     query_and_key_masks,

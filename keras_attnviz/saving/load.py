@@ -8,6 +8,8 @@ import zipfile
 
 import keras
 
+# Registers our layers, so that files naming them load without custom_objects.
+import keras_attnviz.layers  # noqa: F401
 from keras_attnviz.saving import training_config
 from keras_attnviz.saving.legacy import config_rewrite, lambda_code
 

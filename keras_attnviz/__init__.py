@@ -41,7 +41,7 @@ def __dir__():
     return __all__
 
 
-if "keras" in sys.modules:
+if sys.modules.get("keras") is not None:
     # Keras is loaded already, so registering the layers costs nothing and lets
     # `keras.models.load_model` find them by name after `import keras_attnviz`.
     # Without Keras, `keras_attnviz.load_model` or any import of

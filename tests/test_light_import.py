@@ -59,3 +59,57 @@ def test_eagerly_loaded_modules_import_heavy_packages_lazily(fresh_import):
             offenders += [f"{file}: {n}" for n in names if n.split(".")[0] in HEAVY]
     assert len(fresh_import["files"]) > 10
     assert offenders == []
+
+
+# Keras and TensorFlow made unimportable: a machine that only renders results.
+WITHOUT_KERAS = """
+import pickle, sys
+sys.modules["keras"] = None
+sys.modules["tensorflow"] = None
+import keras_attnviz
+import keras_attnviz.render
+result = pickle.loads(sys.stdin.buffer.read())
+amap = result.sample(0, "att", tokens=["a", "b", "c"])
+page = keras_attnviz.render.html_spans(amap).to_html()
+print(keras_attnviz.__version__, type(result).__name__, amap.tokens, "<span" in page)
+"""
+
+
+def test_results_unpickle_and_render_where_keras_cannot_be_imported():
+    import pickle
+
+    import numpy as np
+
+    from keras_attnviz.probe.results import ProbeResult
+
+    weights = np.array([[0.2, 0.8, 0.0, 0.0], [0.5, 0.25, 0.25, 0.0]])
+    mask = np.array([[True, True, True, False], [True, True, True, False]])
+    result = ProbeResult(np.zeros(2), {"att": weights}, key_masks={"att": mask})
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_KERAS],
+        input=pickle.dumps(result),
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.decode().split() == [
+        "0.1.0",
+        "ProbeResult",
+        "['a',",
+        "'b',",
+        "'c']",
+        "True",
+    ]
+
+
+def test_top_level_names_fail_clearly_without_keras():
+    script = (
+        "import sys; sys.modules['keras'] = None\n"
+        "import keras_attnviz\n"
+        "try:\n    keras_attnviz.AttentionProbe\n"
+        "except ImportError as error:\n    print('ImportError', error.name)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.split() == ["ImportError", "keras"], done.stderr[-2000:]

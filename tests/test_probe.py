@@ -174,7 +174,7 @@ def test_nested_attention_gets_the_mask_of_the_nested_input(rng):
     model = keras.Model(inputs, layers.Dense(1)(layers.Flatten()(x)))
     ids = _token_ids(rng, 3, 6, [6, 2, 4])
     result = AttentionProbe(model).predict(ids, verbose=0)
-    np.testing.assert_array_equal(result.masks["self"], ids != 0)
+    np.testing.assert_array_equal(result.key_masks["self"], ids != 0)
     # Keras masks the nested layer at run time: padded keys get no weight.
     assert np.all(result.attention["self"][1][..., 2:] == 0)
     assert result.sample(1, tokens=["a", "b"]).weights.shape == (2, 2, 2)
@@ -193,7 +193,7 @@ def test_nested_attention_behind_a_mask_dropping_layer_gets_no_mask(rng, strides
     result, _ = _probe_nested(rng, nested)
     weights = result.attention["att"]
     assert weights.shape == (3, 10 // strides)
-    assert "att" not in result.masks
+    assert "att" not in result.key_masks
     amap = result.sample(0)
     np.testing.assert_array_equal(amap.weights, weights[0])
     np.testing.assert_allclose(amap.weights.sum(), 1, rtol=1e-5)
@@ -228,7 +228,7 @@ def test_nested_attention_behind_mask_carrying_layers_keeps_the_mask(rng, sequen
             name="inner",
         )
     result, ids = _probe_nested(rng, nested)
-    np.testing.assert_array_equal(result.masks["att"], ids != 0)
+    np.testing.assert_array_equal(result.key_masks["att"], ids != 0)
     assert np.all(result.attention["att"][ids == 0] == 0.0)
     amap = result.sample(2, "att", tokens=["a", "b", "c"])
     assert amap.weights.shape == (3,)
@@ -251,11 +251,11 @@ def test_mask_that_a_layer_did_not_apply_is_not_reported(rng):
     result = AttentionProbe(model).predict(ids, verbose=0)
     _assert_outputs_equal(result, expected)
     np.testing.assert_array_equal(result.attention["self"], expected[0])
-    assert "self" not in result.masks and "self" not in result.query_masks
+    assert "self" not in result.key_masks and "self" not in result.query_masks
     amap = result.sample(0, "self")
     np.testing.assert_allclose(amap.weights.sum(axis=-1), 1, rtol=1e-5)
     # The masks that are reported are the ones applied: padded keys weigh 0.
-    for name, mask in result.masks.items():
+    for name, mask in result.key_masks.items():
         weights = result.attention[name]
         padded = ~mask.reshape(len(mask), *(1,) * (weights.ndim - 2), -1)
         assert np.all(np.where(padded, weights, 0) == 0)
@@ -302,7 +302,7 @@ def test_masked_fused_attention_outputs_equal_predict_at_padded_queries(rng, kin
     embedded = embedding(ids)
     _, expected = attention(embedded, embedded, return_attention_scores=True)
     np.testing.assert_allclose(result.attention["attention"], expected, atol=1e-6)
-    np.testing.assert_array_equal(result.masks["attention"], ids != 0)
+    np.testing.assert_array_equal(result.key_masks["attention"], ids != 0)
     assert np.all(result.attention["attention"][1][:, :3, 3:] == 0)
 
 
@@ -370,9 +370,9 @@ def test_several_inputs_and_outputs_keep_the_predict_structure(rng):
     result = AttentionProbe(model).predict(x, batch_size=4, verbose=0)
     _assert_outputs_equal(result, model.predict(x, batch_size=4, verbose=0))
     assert result.attention["cross"].shape == (6, 2, 4, 6)  # (heads, Tq, Tk)
-    np.testing.assert_array_equal(result.masks["cross"], x[1] != 0)
+    np.testing.assert_array_equal(result.key_masks["cross"], x[1] != 0)
     np.testing.assert_array_equal(result.query_masks["cross"], x[0] != 0)
-    np.testing.assert_array_equal(result.masks["pool"], x[1] != 0)
+    np.testing.assert_array_equal(result.key_masks["pool"], x[1] != 0)
     amap = result.sample(1, "cross", tokens=["v1", "v2"], query_tokens=list("abc"))
     assert amap.weights.shape == (2, 3, 2)
 
@@ -396,7 +396,7 @@ def test_padded_keys_get_zero_weight_and_samples_drop_them(rng, attention, paddi
     if padding == "pre":
         ids = np.stack([np.roll(row, 9 - n) for row, n in zip(ids, real, strict=True)])
     result = AttentionProbe(model).predict(ids, verbose=0)
-    weights, mask = result.attention["att"], result.masks["att"]
+    weights, mask = result.attention["att"], result.key_masks["att"]
     np.testing.assert_array_equal(mask, ids != 0)
     assert np.all(weights[~mask] == 0)
     np.testing.assert_allclose(weights.sum(axis=1), 1, rtol=1e-5)
@@ -573,7 +573,7 @@ def test_iter_batches_over_arrays_generator_and_dataset(batch_setup):
         assert all(isinstance(r, ProbeResult) for r in results)
         np.testing.assert_allclose(_concat(results), whole.attention["att"], atol=1e-6)
         np.testing.assert_array_equal(
-            np.concatenate([r.masks["att"] for r in results]), ids != 0
+            np.concatenate([r.key_masks["att"] for r in results]), ids != 0
         )
         np.testing.assert_allclose(
             np.concatenate([r.outputs for r in results]), whole.outputs, atol=1e-6
@@ -676,7 +676,7 @@ def test_reloaded_models_give_identical_weights(rng, tmp_path):
             model = keras_attnviz.load_model(path)
             result = keras_attnviz.AttentionProbe(model).predict(ids, verbose=0)
             same = np.array_equal(result.attention["att"], np.load(path + ".npy"))
-            report[path] = [bool(same), "att" in result.masks]
+            report[path] = [bool(same), "att" in result.key_masks]
         outputs = keras_attnviz.load_model("probe.keras").predict(ids, verbose=0)
         saved = np.load("probe.npz")
         report["probe.keras"] = [

@@ -199,7 +199,7 @@ class AttentionProbe:
             # `predict` unwraps a model's single output from its list.
             outputs = outputs[0]
         extra = iter(flat[num_outputs:])
-        attention, masks, query_masks, self_attention = {}, {}, {}, []
+        attention, key_masks, query_masks, self_attention = {}, {}, {}, []
         for name, tap in zip(self._names, self._graph.taps, strict=True):
             weights = attention[name] = next(extra)
             key_mask = query_mask = None
@@ -212,14 +212,14 @@ class AttentionProbe:
             ):
                 key_mask = query_mask = None
             if key_mask is not None:
-                masks[name] = key_mask
+                key_masks[name] = key_mask
             if query_mask is not None:
                 query_masks[name] = query_mask
             if tap.self_attention:
                 self_attention.append(name)
             if not tap.is_attention_layer:
                 _check_weights_values(name, weights)
-        return ProbeResult(outputs, attention, masks, query_masks, self_attention)
+        return ProbeResult(outputs, attention, key_masks, query_masks, self_attention)
 
 
 def _has_graph(model):

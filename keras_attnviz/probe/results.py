@@ -3,9 +3,15 @@ sample.
 
 This module imports NumPy only, so results can be pickled, inspected and rendered
 without Keras.
+
+Masks here are keep-masks: `True` marks a real position, `False` padding. They
+are named `key_mask`/`key_masks` and `query_masks` so that they are not taken for
+the `mask` of `render.heatmap`, which (as in seaborn) marks the cells to hide.
 """
 
 import numpy as np
+
+from keras_attnviz.tokens import as_tokens, is_text
 
 _PADDING_CHOICES = ("pre", "post")
 
@@ -23,7 +29,8 @@ class AttentionMap:
         query_tokens: optional list of `Tq` query tokens, for `(Tq, T)` and
             `(H, Tq, T)` weights.
         layer: optional name of the layer the weights come from.
-        mask: optional boolean keep-mask over the original, padded key positions.
+        key_mask: optional boolean mask over the original, padded key
+            positions: `True` = real, `False` = padding.
 
     Raises:
         ValueError: if `weights` is not 1-D to 3-D, or the tokens do not match its
@@ -37,7 +44,9 @@ class AttentionMap:
     ```
     """
 
-    def __init__(self, weights, tokens=None, query_tokens=None, layer=None, mask=None):
+    def __init__(
+        self, weights, tokens=None, query_tokens=None, layer=None, key_mask=None
+    ):
         self.weights = np.asarray(weights)
         if not 1 <= self.weights.ndim <= 3:
             raise ValueError(
@@ -53,7 +62,7 @@ class AttentionMap:
         query_length = self.weights.shape[-2] if self.weights.ndim > 1 else 0
         self.query_tokens = _as_tokens(query_tokens, query_length, "query_tokens")
         self.layer = layer
-        self.mask = None if mask is None else np.asarray(mask, dtype=bool)
+        self.key_mask = None if key_mask is None else np.asarray(key_mask, dtype=bool)
 
     @property
     def shape(self):
@@ -94,12 +103,13 @@ class ProbeResult:
         attention: dict from layer name to a NumPy array of weights: `(N, T)`
             for pooling or a 2-D query, `(N, Tq, T)`, `(N, H, Tq, T)` for
             multi-head attention.
-        masks: dict from layer name to the boolean `(N, T)` key mask that Keras
-            passed to the layer (for example from `Embedding(mask_zero=True)`),
-            for layers that received one and whose weights agree with it (no
-            weight on padded keys).
+        key_masks: dict from layer name to the boolean `(N, T)` key mask that
+            Keras passed to the layer (for example from
+            `Embedding(mask_zero=True)`), `True` = real key, for layers that
+            received one and whose weights agree with it (no weight on padded
+            keys).
         query_masks: dict from layer name to the boolean `(N, Tq)` query mask,
-            for layers that received one.
+            `True` = real query, for layers that received one.
         self_attention: set of the layer names whose queries are their keys, so
             that queries and keys share tokens and padding.
 
@@ -113,11 +123,11 @@ class ProbeResult:
     """
 
     def __init__(
-        self, outputs, attention, masks=None, query_masks=None, self_attention=()
+        self, outputs, attention, key_masks=None, query_masks=None, self_attention=()
     ):
         self.outputs = outputs
         self.attention = dict(attention)
-        self.masks = dict(masks or {})
+        self.key_masks = dict(key_masks or {})
         self.query_masks = dict(query_masks or {})
         self.self_attention = set(self_attention)
 
@@ -166,7 +176,7 @@ class ProbeResult:
                 f"`i` must index one of the {len(weights)} samples. Received: i={i}"
             )
         weights = weights[i]
-        key_mask = self.masks.get(name)
+        key_mask = self.key_masks.get(name)
         key_mask = None if key_mask is None else key_mask[i]
         keep, tokens = _real_positions(
             key_mask, tokens, weights.shape[-1], padding, "tokens"
@@ -183,7 +193,11 @@ class ProbeResult:
             )
             weights = weights[..., query_keep, :]
         return AttentionMap(
-            weights, tokens=tokens, query_tokens=query_tokens, layer=name, mask=key_mask
+            weights,
+            tokens=tokens,
+            query_tokens=query_tokens,
+            layer=name,
+            key_mask=key_mask,
         )
 
     def _layer_name(self, layer):
@@ -210,7 +224,7 @@ def _real_positions(mask, tokens, length, padding, argument):
     """Index of the real positions of one axis, and the tokens for them."""
     if tokens is not None:
         _check_not_string(tokens, argument)
-        tokens = [str(token) for token in tokens]
+        tokens = as_tokens(tokens, name=argument)
     if mask is not None:
         keep = np.flatnonzero(mask)
         if tokens is not None and len(tokens) == length != len(keep):
@@ -242,7 +256,7 @@ def _as_tokens(tokens, length, argument):
     if tokens is None:
         return None
     _check_not_string(tokens, argument)
-    tokens = [str(token) for token in tokens]
+    tokens = as_tokens(tokens, name=argument)
     if len(tokens) != length:
         raise ValueError(
             f"`{argument}` must hold one token per position ({length}). "
@@ -252,7 +266,7 @@ def _as_tokens(tokens, length, argument):
 
 
 def _check_not_string(tokens, argument):
-    if isinstance(tokens, str):
+    if is_text(tokens):
         raise TypeError(
             f"`{argument}` must be a sequence of strings, not one string. "
             f"Received: {argument}={tokens!r}"

@@ -3,7 +3,8 @@
 import numpy as np
 
 from keras_attnviz.render.color_scale import ColorScale
-from keras_attnviz.render.inputs import as_tokens, as_weights, unpack_attention_map
+from keras_attnviz.render.inputs import as_weights, unpack_attention_map
+from keras_attnviz.tokens import as_tokens
 
 
 def heatmap(

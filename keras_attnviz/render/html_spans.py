@@ -9,7 +9,9 @@ from keras_attnviz.render.color_scale import ColorScale
 from keras_attnviz.render.inputs import token_weights
 from keras_attnviz.tokens import is_text
 
-LEVELS = ("auto", "char", "token")
+# What one token is, as `Vocabulary(level=...)` and `keras-attnviz --level` say it:
+# characters are joined as text; words and other tokens are set apart.
+LEVELS = ("auto", "char", "word", "token")
 
 # Visible stand-ins for whitespace; the newline itself stays so lines still break.
 _WHITESPACE_MARKERS = str.maketrans({" ": "\u00b7", "\n": "\u21b5\n", "\t": "\u2192\t"})
@@ -76,11 +78,12 @@ def _spans(tokens, weights, scale, *, separator, show_whitespace):
 def _resolve_level(level, tokens):
     if level not in LEVELS:
         raise ValueError(
-            f'`level` must be "auto", "char" or "token". Received: level={level!r}'
+            '`level` must be "auto", "char", "word" or "token". '
+            f"Received: level={level!r}"
         )
     if level == "auto":
         return "char" if is_text(tokens) else "token"
-    return level
+    return "token" if level == "word" else level
 
 
 def html_spans(
@@ -112,7 +115,8 @@ def html_spans(
         weights: 1-D array-like (list, NumPy array or tensor), one value per
             token; longer when `padding` is given.
         level: `"char"` keeps the text as is (spaces and newlines included),
-            `"token"` separates tokens by a space, `"auto"` picks `"char"` for
+            `"token"` (or `"word"`, as `Vocabulary` names word tokens)
+            separates tokens by a space, `"auto"` picks `"char"` for
             one text (a string, bytes or a 0-D string tensor) and `"token"`
             otherwise.
         cmap: a matplotlib colormap or its name.

@@ -107,8 +107,8 @@ def test_token_level_separates_tokens():
 def test_char_level_for_a_token_list_joins_without_separator():
     fragment = html_spans(["a", "b"], [0.1, 0.2], level="char").to_html()
     assert "</span><span" in fragment
-    with pytest.raises(ValueError, match="level='word'"):
-        html_spans(["a"], [1.0], level="word")
+    with pytest.raises(ValueError, match="level='words'"):
+        html_spans(["a"], [1.0], level="words")
 
 
 def test_merge_subwords_takes_a_scheme_name():
@@ -285,3 +285,11 @@ def test_report_checks_counts():
         html_report(["a", "b"], [[1.0]])
     with pytest.raises(ValueError, match="Received: 1 samples and 2 labels."):
         html_report(["a"], [[1.0]], labels=[0, 1])
+
+
+def test_word_level_is_the_token_level():
+    words = ["what", "a", "superb", "day"]
+    weights = [0.1, 0.1, 0.7, 0.1]
+    word_page = html_spans(words, weights, level="word").to_html()
+    assert word_page == html_spans(words, weights, level="token").to_html()
+    assert word_page != html_spans(words, weights, level="char").to_html()

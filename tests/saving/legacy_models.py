@@ -3,7 +3,7 @@
 Run as a script, in a process of its own (tf_keras and Keras 3 do not share a
 process well):
 
-    TF_USE_LEGACY_KERAS=1 python tests/legacy_models.py OUT_DIR
+    TF_USE_LEGACY_KERAS=1 python tests/saving/legacy_models.py OUT_DIR
 
 For each model NAME it writes `NAME.h5`, `NAME.keras` and `NAME.npy`, the
 predictions on `inputs.npy`, so the tests can compare what

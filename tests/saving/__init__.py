@@ -1,0 +1,1 @@
+"""Tests for `keras_attnviz.saving`, laid out as the package is."""

@@ -1,14 +1,15 @@
 """`AttentionProbe`: the attention weights of any Keras model, in one forward pass."""
 
+import dataclasses
 import difflib
 
 import keras
 import numpy as np
 
-from keras_attnviz.probe.discovery import is_attention_layer, walk_layers
-from keras_attnviz.probe.results import ProbeResult
+from keras_attnviz.probe import discovery
 from keras_attnviz.probe.batches import count_batches, iter_input_batches
-from keras_attnviz.probe.graph import build_probe_graph
+from keras_attnviz.probe.probe_model import ProbeModel
+from keras_attnviz.probe.results import ProbeResult
 
 # Weights sum to 1 over their keys, or to 0 where every key is masked; narrow
 # floats (float16) get a wider tolerance, in units of their precision.
@@ -17,68 +18,90 @@ _SUM_TOLERANCE_EPS = 16
 # A layer that applied its key mask puts no more than this on the padded keys
 # of a query (softmax gives them exactly 0).
 _PADDED_WEIGHT_TOLERANCE = 1e-5
+# Weights computed beside a fused kernel must reproduce its output this well,
+# relative to the output's scale.
+_FUSED_TOLERANCE = 1e-3
 
 
 class AttentionProbe:
-    """Exposes the attention weights of a model, nested models included.
+    """Exposes the attention weights of a model, at any depth.
 
-    The probe rebuilds the model's graph on the model's own layers, so it always
-    computes with the model's current weights, also after further training. It
-    finds every layer that can return attention scores: Keras's `Attention`,
-    `AdditiveAttention`, `MultiHeadAttention` and `GroupQueryAttention`,
-    keras_attnviz's `AdditiveAttention` and `DotProductAttention`, and any layer
-    whose `call` accepts `return_attention_scores`, whether or not the model
-    asked for the scores.
+    The probe runs the model itself (not a copy) with hooks on its attention
+    layers, so it always computes with the model's current weights, also after
+    further training, and `ProbeResult.outputs` are exactly what
+    `model.predict` gives. It finds attention wherever the model computes it:
 
-    Keras's `MultiHeadAttention` and `GroupQueryAttention` leave their fused
-    kernel for an explicit softmax when asked for scores, and the two differ at
-    fully masked (padded) queries: the mean of the values against zeros. Where a
-    mask can reach such a layer, the probe takes its scores from the explicit
-    call and its outputs from a plain one, so `ProbeResult.outputs` stay exactly
-    `model.predict`'s (at the cost of a second attention computation there).
+    - Keras's `MultiHeadAttention` and `GroupQueryAttention` and their
+      subclasses (keras-hub's `CachedMultiHeadAttention`), with their weights
+      per head and the final mask they applied (padding, `attention_mask`,
+      causal);
+    - any layer whose `call` takes `return_attention_scores` (Keras's
+      `Attention` and `AdditiveAttention`, keras_attnviz's layers, yours),
+      whether or not the model asked for the scores;
+    - layers holding a `keras.layers.Softmax` (keras-hub's Llama and Gemma
+      attention), from the softmax's output;
+    - a fused kernel, `keras.ops.dot_product_attention`, called inside a layer
+      of your own or of keras-hub: the probe computes the weights it applies
+      beside it and checks, on every batch, that they reproduce its output.
 
-    A result reports a layer's mask only where the layer's weights agree with
-    it. Keras passes a mask along with a tensor, but a layer may not apply it:
-    Keras's `MultiHeadAttention`, for one, removes the masks of its inputs when
-    it runs, so another layer that attends over the same tensor afterwards sees
-    none. Where a layer puts weight (over 1e-5) on keys its mask calls padded,
-    in any real query of any sample of a batch, the result of that batch holds
-    no key or query mask for that layer, and `ProbeResult.sample` keeps every
-    position unless told by `tokens` and `padding`. Inside a nested model, a
-    layer reports the mask of the nested model's masked input where its length
-    fits the weights: mask-carrying layers (a GRU, a Dense) pass it on, and
-    where a layer in between dropped it (a Conv1D), the weight check above
-    removes it.
+    These layers may sit anywhere: in a Functional or Sequential model, in
+    nested models, inside custom layers (as attributes, in lists or dicts), or
+    in a subclassed model.
+
+    A layer's name is its path from the model down: layer names in graph
+    models, attribute names inside custom layers (`"transformer_block/att"`,
+    `"blocks[0]/att"`). Within a graph the path starts at the graph's layer
+    (`"att"`, not `"encoder/att"`) unless that is ambiguous. A layer called
+    several times appears once per call, in the order the model computes
+    them: `"name"`, `"name:1"`, `"name:2"`, ...
+
+    Masks are reported as the layer applied them: a key mask (and for
+    sequence queries a query mask) where the layer received one or masked its
+    softmax, and `ProbeResult.causal` names the layers that applied a causal
+    mask. Keras passes a mask along with a tensor, but a layer may not apply
+    it; where a layer puts weight (over 1e-5) on keys its mask calls padded,
+    in any real query of a batch, the result of that batch holds no mask for
+    that layer.
 
     Args:
-        model: a built Functional or Sequential `keras.Model`.
-        layers: optional list of the layers to expose, by name (the plain layer
-            name, or `"outer/inner"` for a layer of a nested model) or as layer
-            objects. Besides attention layers, any layer whose output *is*
-            attention weights works, such as
+        model: a built `keras.Model`: Functional, Sequential, or subclassed
+            and called once on data.
+        layers: optional list of the layers to expose, by name (as in
+            `layer_names`, the full path, or the layer's own `name`) or as
+            layer objects. Besides attention layers, any layer whose output
+            *is* attention weights works, such as
             `Activation("softmax", name="attention_vec")`. Defaults to every
             attention layer.
 
     Attributes:
-        layer_names: the names under which results hold each layer's weights.
-            A layer called several times appears once per call, in the order the
-            model computes them: `"name"`, `"name:1"`, `"name:2"`, ...
-        model: the rebuilt `keras.Model`; it returns the model's outputs, then
-            the weights and masks of each layer.
+        layer_names: the names under which results hold each call's weights.
+        model: the `keras.Model` that runs `model` with the probe's hooks; it
+            returns the model's outputs, then one dict of tensors per call.
 
     Raises:
-        TypeError: if `model` is not a `keras.Model`.
-        ValueError: if the model has no attention layer and `layers` is not
-            given, if `layers` names an unknown layer, or if a named layer's
-            output cannot be attention weights.
+        TypeError: if `model` is not a `keras.Model`, or `layers` holds
+            something other than names and layers.
+        ValueError: if the model was never built or called, has no attention
+            and `layers` is not given, if `layers` names an unknown layer, or
+            if a named layer's output cannot be attention weights.
 
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    import keras_attnviz
+
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(100, 16, mask_zero=True)(inputs)
+    x = keras_attnviz.AdditiveAttention(name="attention")(x)
+    model = keras.Model(inputs, keras.layers.Dense(1)(x))
+
     probe = keras_attnviz.AttentionProbe(model)
-    result = probe.predict(token_ids)
-    result.attention["attention"]  # (N, T)
-    result.sample(0, tokens=words)  # AttentionMap over the real tokens
+    token_ids = np.array([[5, 8, 13, 0, 0], [7, 2, 9, 4, 1]])
+    result = probe.predict(token_ids, verbose=0)
+    result.attention["attention"].shape  # (2, 5)
+    result.sample(0, tokens=["a", "good", "film"]).weights.shape  # (3,)
     ```
     """
 
@@ -88,47 +111,53 @@ class AttentionProbe:
                 "`model` must be a `keras.Model`. "
                 f"Received: model of type {type(model).__name__}"
             )
-        if not model.built or not _has_graph(model):
+        if not model.built:
             raise ValueError(
-                "`model` must be a built Functional or Sequential model, so that "
-                "its layers can be rewired. Build it with an `Input` or call it "
-                f"once on data. Received: model {model.name!r} of type "
-                f"{type(model).__name__}"
+                "`model` must be built: give it an `Input`, or call it once on "
+                "data, so that its layers exist. Received: model "
+                f"{model.name!r}, never built or called"
             )
-        selected = _select_layers(model, layers)
+        sites = discovery.walk(model)
+        sites, selected = _select_sites(model, sites, layers)
         strategy = getattr(model, "distribute_strategy", None)
         if strategy is None:
-            graph = build_probe_graph(model, selected)
+            probe_model = ProbeModel(model, sites, selected)
         else:
             with strategy.scope():
-                graph = build_probe_graph(model, selected)
+                probe_model = ProbeModel(model, sites, selected)
         self._source = model
-        self._graph = graph
-        self._names = _display_names([tap.path for tap in graph.taps])
-        for name, tap in zip(self._names, graph.taps, strict=True):
-            if not tap.is_attention_layer:
-                _check_weights_spec(name, tap.weights)
+        self._model = probe_model
+        self._named = layers is not None
         self._replicas = getattr(strategy, "num_replicas_in_sync", 1)
+        self._taps_checked = False
+        if discovery.is_graph_model(model):
+            # Graph models say what they take: trace once now, so names,
+            # shapes and a model without attention are known at once.
+            # A Sequential's `input` is that of its first call as a layer.
+            probe_model.compute_output_spec(
+                model.inputs[0] if isinstance(model, keras.Sequential) else model.input
+            )
+            self._check_taps()
 
     @property
     def layer_names(self):
-        """Names of the exposed layers, as keys of `ProbeResult.attention`."""
-        return list(self._names)
+        """Names of the exposed calls, as keys of `ProbeResult.attention`."""
+        return _display_names(self._traced_taps())
 
     @property
     def model(self):
-        """The rebuilt `keras.Model` that returns outputs, weights and masks."""
-        return self._graph.model
+        """The `keras.Model` that returns outputs, weights and masks."""
+        return self._model
 
     def describe(self):
-        """One `(name, layer class, weights shape)` triple per exposed layer.
+        """One `(name, layer class, weights shape)` triple per exposed call.
 
         The shape is symbolic: `None` for the batch and other free dimensions.
         """
-        layers = {path: layer for path, layer in walk_layers(self._source)}
+        taps = self._traced_taps()
         return [
-            (name, type(layers[tap.path]).__name__, tuple(tap.weights.shape))
-            for name, tap in zip(self._names, self._graph.taps, strict=True)
+            (name, type(tap.site.layer).__name__, (None, *tap.shape[1:]))
+            for name, tap in zip(_display_names(taps), taps, strict=True)
         ]
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None):
@@ -149,10 +178,10 @@ class AttentionProbe:
         Raises:
             ValueError: if a named layer's output is not attention weights.
         """
-        flat = self._graph.model.predict(
+        outputs, tensors = self._model.predict(
             x, batch_size=batch_size, verbose=verbose, steps=steps
         )
-        return self._result(flat)
+        return self._result(outputs, tensors)
 
     def iter_batches(self, data, batch_size=None, verbose="auto"):
         """Probes `data` one batch at a time, in flat memory.
@@ -175,38 +204,57 @@ class AttentionProbe:
             ValueError: if `batch_size` is given for batched data, or is not
                 positive.
         """
-        model = self._graph.model
-        batches = iter_input_batches(data, batch_size, num_inputs=len(model.inputs))
+        num_inputs = len(getattr(self._source, "inputs", None) or [None])
+        batches = iter_input_batches(data, batch_size, num_inputs=num_inputs)
         progbar = None
         if verbose != 0:
             progbar = keras.utils.Progbar(count_batches(data, batch_size))
         for x in batches:
             if self._replicas > 1:
                 # `predict_on_batch` would run the whole batch on every replica.
-                flat = model.predict(x, batch_size=_num_samples(x), verbose=0)
+                flat = self._model.predict(x, batch_size=_num_samples(x), verbose=0)
             else:
-                flat = model.predict_on_batch(x)
-            yield self._result(flat)
+                flat = self._model.predict_on_batch(x)
+            yield self._result(*flat)
             if progbar is not None:
                 progbar.add(1)
 
-    def _result(self, flat):
-        flat = [np.asarray(array) for array in keras.tree.flatten(flat)]
-        structure = self._graph.output_structure
-        num_outputs = len(keras.tree.flatten(structure))
-        outputs = keras.tree.pack_sequence_as(structure, flat[:num_outputs])
-        if isinstance(structure, (list, tuple)) and len(structure) == 1:
-            # `predict` unwraps a model's single output from its list.
-            outputs = outputs[0]
-        extra = iter(flat[num_outputs:])
-        attention, key_masks, query_masks, self_attention = {}, {}, {}, []
-        for name, tap in zip(self._names, self._graph.taps, strict=True):
-            weights = attention[name] = next(extra)
-            key_mask = query_mask = None
-            if tap.key_mask is not None:
-                key_mask = next(extra).astype(bool)
-            if tap.query_mask is not None:
-                query_mask = next(extra).astype(bool)
+    def _traced_taps(self):
+        taps = self._model.taps
+        if taps is None:
+            raise ValueError(
+                "A subclassed model says what its calls are only when it runs: "
+                "call `predict` or `iter_batches` first. Received: model "
+                f"{self._source.name!r} of type {type(self._source).__name__}, "
+                "not run by this probe yet"
+            )
+        return taps
+
+    def _check_taps(self):
+        taps = self._model.taps
+        if not taps and not self._named:
+            raise ValueError(_no_attention_message(self._source))
+        self._taps_checked = True
+        for name, tap in zip(_display_names(taps), taps, strict=True):
+            if tap.site.kind == discovery.OUTPUT:
+                _check_weights_spec(name, tap.shape, tap.dtype)
+
+    def _result(self, outputs, tensors):
+        if not self._taps_checked:
+            # A subclassed model's calls are known from its first run.
+            self._check_taps()
+        taps = self._model.taps
+        attention, key_masks, query_masks = {}, {}, {}
+        self_attention, causal = [], []
+        for name, tap, fields in zip(_display_names(taps), taps, tensors, strict=True):
+            fields = {key: np.asarray(value) for key, value in fields.items()}
+            weights = attention[name] = fields["weights"]
+            if tap.site.kind == discovery.OUTPUT:
+                _check_weights_values(name, weights)
+            if "mismatch" in fields:
+                _check_fused_weights(name, fields["mismatch"])
+            key_mask = fields.get("key_mask")
+            query_mask = fields.get("query_mask")
             if key_mask is not None and _padded_keys_weighted(
                 weights, key_mask, query_mask
             ):
@@ -217,68 +265,86 @@ class AttentionProbe:
                 query_masks[name] = query_mask
             if tap.self_attention:
                 self_attention.append(name)
-            if not tap.is_attention_layer:
-                _check_weights_values(name, weights)
-        return ProbeResult(outputs, attention, key_masks, query_masks, self_attention)
+            if tap.causal or _shows_causal_mask(fields):
+                causal.append(name)
+        return ProbeResult(
+            outputs,
+            attention,
+            key_masks,
+            query_masks,
+            self_attention,
+            causal=causal,
+        )
 
 
-def _has_graph(model):
-    # Subclassed models compute in Python; only graph models can be rewired.
-    return isinstance(model, keras.Sequential) or hasattr(model, "_nodes_by_depth")
+def _no_attention_message(model):
+    names = [site.name for site in discovery.walk(model)]
+    return (
+        f"Model {model.name!r} has no attention layer. Name the layer whose "
+        "output is the attention weights, e.g. "
+        "`AttentionProbe(model, layers=['attention_vec'])`. "
+        f"Received: a model with layers {names}"
+    )
 
 
-def _select_layers(model, layers):
-    """`id`s of the layers to expose: the named ones, or every attention layer."""
-    found = list(walk_layers(model))
+def _select_sites(model, sites, layers):
+    """The sites to hook, and the `id`s of those whose captures to keep.
+
+    A named layer that is no attention layer gets an `"output"` site, so that
+    its output is taken as the weights.
+    """
     if layers is None:
-        selected = {id(layer) for _, layer in found if is_attention_layer(layer)}
+        selected = {id(s) for s in sites if s.kind in discovery.ATTENTION_KINDS}
+        selected |= {id(s) for s in sites if s.kind == discovery.FRAME}
         if not selected:
-            raise ValueError(
-                f"Model {model.name!r} has no attention layer. Name the layer whose "
-                "output is the attention weights, e.g. "
-                "`AttentionProbe(model, layers=['attention_vec'])`. "
-                f"Received: a model with layers {[layer.name for _, layer in found]}"
-            )
-        return selected
+            raise ValueError(_no_attention_message(model))
+        return sites, selected
     if isinstance(layers, (str, keras.layers.Layer)):
         layers = [layers]
     by_name = {}
-    for path, layer in found:
-        by_name.setdefault(layer.name, layer)
-        by_name["/".join(path)] = layer
-    selected = set()
+    for site in sites:
+        for name in (site.short_name, site.name, site.layer.name):
+            by_name.setdefault(name, site)
+    chosen = []
     for entry in layers:
         if isinstance(entry, keras.layers.Layer):
-            if all(layer is not entry for _, layer in found):
+            site = next((s for s in sites if s.layer is entry), None)
+            if site is None:
                 raise ValueError(
                     f"`layers` holds layer {entry.name!r}, which is not part of "
                     f"model {model.name!r}. Received: layers={layers}"
                 )
-            selected.add(id(entry))
         elif isinstance(entry, str):
             if entry not in by_name:
-                raise ValueError(_unknown_name_message(entry, list(by_name)))
-            selected.add(id(by_name[entry]))
+                raise ValueError(_unknown_name_message(entry, sites))
+            site = by_name[entry]
         else:
             raise TypeError(
                 "`layers` must hold layer names or layer objects. "
                 f"Received: {entry!r} of type {type(entry).__name__}"
             )
-    for _, layer in found:
-        if id(layer) in selected and isinstance(layer, keras.Model):
+        if isinstance(site.layer, keras.Model):
             raise ValueError(
                 "`layers` must name the layers inside a nested model, not the "
-                f"nested model itself. Received: {layer.name!r}"
+                f"nested model itself. Received: {site.name!r}"
             )
-        if id(layer) in selected and isinstance(layer, keras.layers.InputLayer):
+        if isinstance(site.layer, keras.layers.InputLayer):
             raise ValueError(
                 "`layers` must name layers that output attention weights. "
-                f"Received: {layer.name!r}, an input of the model"
+                f"Received: {site.name!r}, an input of the model"
             )
-    return selected
+        chosen.append(site)
+    replaced = {}
+    for site in chosen:
+        if site.kind not in discovery.ATTENTION_KINDS + (discovery.FRAME,):
+            replaced[id(site)] = dataclasses.replace(site, kind=discovery.OUTPUT)
+    sites = [replaced.get(id(site), site) for site in sites]
+    selected = {id(replaced.get(id(site), site)) for site in chosen}
+    return sites, selected
 
 
-def _unknown_name_message(name, available):
+def _unknown_name_message(name, sites):
+    available = list(dict.fromkeys(site.short_name for site in sites))
     closest = difflib.get_close_matches(name, available, n=len(available), cutoff=0)
     return (
         f"`layers` names no layer of the model: {name!r}. Available layers, "
@@ -286,26 +352,46 @@ def _unknown_name_message(name, available):
     )
 
 
-def _display_names(paths):
-    """Plain layer names where they are unambiguous, `outer/inner` otherwise."""
-    plain_users = {}
-    for path in paths:
-        plain_users.setdefault(path[-1], set()).add(path)
+def _display_names(taps):
+    """Short names where they are unambiguous, full paths otherwise."""
+    users = {}
+    for tap in taps:
+        users.setdefault(tap.site.short_name, set()).add(tap.site.path)
     names, seen = [], {}
-    for path in paths:
-        name = path[-1] if len(plain_users[path[-1]]) == 1 else "/".join(path)
+    for tap in taps:
+        site = tap.site
+        name = site.short_name if len(users[site.short_name]) == 1 else site.name
         calls = seen[name] = seen.get(name, -1) + 1
         names.append(name if calls == 0 else f"{name}:{calls}")
     return names
 
 
-def _check_weights_spec(name, tensor):
-    dtype = keras.backend.standardize_dtype(tensor.dtype)
-    if "float" not in dtype or not 2 <= len(tensor.shape) <= 4:
+def _shows_causal_mask(fields):
+    """Whether a batch's mask kept every query from every later key."""
+    if "upper_allowed" not in fields:
+        return False
+    return not fields["upper_allowed"].any() and bool(fields["upper_blocked"].any())
+
+
+def _check_fused_weights(name, mismatch):
+    worst = float(np.max(mismatch, initial=0.0))
+    if not worst <= _FUSED_TOLERANCE:
+        raise ValueError(
+            f"Layer {name!r} computes attention with a fused kernel, and the "
+            "weights the probe computed beside it do not reproduce its output, "
+            "so they are not shown. Turn the fused path off for probing (for "
+            "keras-hub layers, `keras.config.disable_flash_attention()`), or "
+            "name another layer in `layers`. Received: a relative difference "
+            f"of {worst:.3g} (at most {_FUSED_TOLERANCE} expected)"
+        )
+
+
+def _check_weights_spec(name, shape, dtype):
+    if "float" not in dtype or not 2 <= len(shape) <= 4:
         raise ValueError(
             f"Layer {name!r} must output attention weights: floats of shape "
             "(N, T), (N, Tq, T) or (N, heads, Tq, T). "
-            f"Received: output of shape {tuple(tensor.shape)} and dtype {dtype}"
+            f"Received: output of shape {tuple(shape)} and dtype {dtype}"
         )
 
 

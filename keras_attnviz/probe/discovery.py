@@ -1,112 +1,209 @@
-"""Finding attention layers in a model, and the masks that reach them."""
+"""Finding the attention in a model: at any depth, in any kind of layer.
 
+A model is walked as a tree: a Functional or Sequential model by its graph's
+layers (named by layer name), every other layer or model by the attributes
+that hold its sublayers (named by attribute, `blocks[0]` for a list, `heads[q]`
+for a dict; a private attribute, `_self_attention_layer`, gives way to the
+layer's own name). Each layer gets a `Site` saying how its weights can be taken:
+
+- `"multi_head"`: Keras's `MultiHeadAttention`, `GroupQueryAttention` and
+  their subclasses (keras-hub's `CachedMultiHeadAttention`): the weights and
+  the final attention mask, from `_compute_attention`.
+- `"scores"`: a layer whose `call` takes `return_attention_scores` and holds no
+  other attention (Keras's `Attention`, `AdditiveAttention`, ours, a user's).
+- `"softmax"`: a layer that holds a `keras.layers.Softmax` (keras-hub's
+  Llama, Gemma and Mistral attention): the softmax's output and mask.
+- `"output"`: a layer named by the user whose output is the weights.
+- `"frame"`: any other layer not from Keras itself; a call of
+  `keras.ops.dot_product_attention` inside it (a fused kernel) is taken as its
+  attention.
+"""
+
+import dataclasses
 import inspect
-from typing import NamedTuple
 
 import keras
 
+from keras_attnviz import keras_internals
 
-def is_attention_layer(layer):
-    """Whether `layer` can return its attention weights.
-
-    That holds for Keras's `Attention`, `AdditiveAttention`, `MultiHeadAttention`
-    and `GroupQueryAttention`, for keras_attnviz's layers, and for any layer whose
-    `call` accepts `return_attention_scores`.
-    """
-    if isinstance(layer, keras.Model):
-        return False
-    return "return_attention_scores" in _call_parameters(layer)
-
-
-def walk_layers(model, prefix=()):
-    """Every layer of `model`, nested models included, as `(path, layer)`.
-
-    `path` is the tuple of layer names from the outer model down to the layer.
-    """
-    for layer in model.layers:
-        path = (*prefix, layer.name)
-        yield path, layer
-        if isinstance(layer, keras.Model):
-            yield from walk_layers(layer, path)
+MULTI_HEAD, SCORES, SOFTMAX, OUTPUT, FRAME = (
+    "multi_head",
+    "scores",
+    "softmax",
+    "output",
+    "frame",
+)
+ATTENTION_KINDS = (MULTI_HEAD, SCORES, SOFTMAX)
 
 
-class AttentionCall(NamedTuple):
-    """What one call of an attention layer attends with.
+@dataclasses.dataclass(eq=False)
+class Site:
+    """One layer of the model tree.
 
     Attributes:
-        query_mask: the symbolic boolean query mask, or `None`.
-        key_mask: the symbolic boolean key mask, or `None`.
-        self_attention: whether the queries are the keys.
-        query: the query tensor, or `None` for a pooling call.
-        value: the value tensor, whose mask (Keras's convention) masks the keys.
+        path: tuple of names from the model down to the layer.
+        layer: the layer.
+        kind: how its weights are taken (see the module docstring).
+        anchor: index in `path` of the first name below the graph models, so
+            that `"/".join(path[anchor:])` names the layer within its graph.
     """
 
-    query_mask: object
-    key_mask: object
-    self_attention: bool
-    query: object
-    value: object
+    path: tuple
+    layer: object
+    kind: str
+    anchor: int
+
+    @property
+    def name(self):
+        return "/".join(self.path)
+
+    @property
+    def short_name(self):
+        return "/".join(self.path[self.anchor :])
 
 
-def query_and_key_masks(layer, args, kwargs):
-    """The symbolic query and key masks of one call of an attention layer.
+def is_graph_model(model):
+    """Whether `model` is Functional or Sequential (its layers form a graph)."""
+    return keras_internals.is_functional(model) or isinstance(model, keras.Sequential)
+
+
+def walk(model):
+    """Every layer of `model` below it, as `Site`s, outer layers first."""
+    sites = []
+    _walk(model, (), 0, sites)
+    return sites
+
+
+def _walk(layer, path, anchor, sites):
+    graph = is_graph_model(layer)
+    for name, child in _children(layer):
+        child_path = (*path, name)
+        # Names stay short inside graphs: below a graph model, a layer is
+        # named from the layer that is a node of the innermost graph.
+        child_anchor = len(path) if graph else anchor
+        kind = _kind(child)
+        sites.append(Site(child_path, child, kind, child_anchor))
+        if kind in (FRAME, None):
+            _walk(child, child_path, child_anchor, sites)
+
+
+def _children(layer):
+    """`(name, sublayer)` pairs of `layer`, in the order they were made."""
+    if is_graph_model(layer):
+        return [(child.name, child) for child in layer.layers]
+    named = {}
+    for attribute, value in vars(layer).items():
+        if attribute.startswith("_"):
+            continue
+        if isinstance(value, keras.layers.Layer):
+            named.setdefault(id(value), attribute)
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                if isinstance(item, keras.layers.Layer):
+                    named.setdefault(id(item), f"{attribute}[{i}]")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, keras.layers.Layer):
+                    named.setdefault(id(item), f"{attribute}[{key}]")
+    return [
+        (named.get(id(child), child.name), child)
+        for child in keras_internals.direct_sublayers(layer)
+    ]
+
+
+def _kind(layer):
+    if isinstance(layer, keras.Model) or isinstance(layer, keras.layers.InputLayer):
+        return None
+    if keras_internals.is_multi_head_attention(layer):
+        return MULTI_HEAD
+    if takes_scores_argument(layer) and not _holds_attention(layer):
+        return SCORES
+    if any(
+        isinstance(child, keras.layers.Softmax)
+        for child in keras_internals.direct_sublayers(layer)
+    ):
+        return SOFTMAX
+    if type(layer).__module__.startswith("keras."):
+        return None
+    return FRAME
+
+
+def _holds_attention(layer):
+    return any(site.kind in ATTENTION_KINDS for site in walk_layer(layer))
+
+
+def walk_layer(layer):
+    """The `Site`s below one layer (as `walk`, for a layer that is no model)."""
+    sites = []
+    _walk(layer, (), 0, sites)
+    return sites
+
+
+def takes_scores_argument(layer):
+    """Whether `layer.call` accepts `return_attention_scores`."""
+    return "return_attention_scores" in call_parameters(layer)
+
+
+def call_parameters(layer):
+    try:
+        return inspect.signature(type(layer).call).parameters
+    except (TypeError, ValueError):
+        return {}
+
+
+class AttentionCall:
+    """What one call of a `"scores"` layer attends with: masks and queries.
+
+    Keras fills a layer's `mask` (or `query_mask`/`value_mask`/`key_mask`)
+    argument from its inputs' masks before `call` runs, so the bound arguments
+    of the call are the masks the layer applies.
 
     Args:
-        layer: the attention layer.
-        args: positional arguments of the call.
-        kwargs: keyword arguments of the call.
+        bound: the arguments of the call, bound to the names of `call`.
 
-    Returns:
-        An `AttentionCall`.
+    Attributes:
+        query_mask: the boolean `(B, Tq)` query mask, or `None`.
+        key_mask: the boolean `(B, Tk)` key mask, or `None`.
+        self_attention: whether the queries are the keys.
+        causal: whether the call asked for a causal mask.
     """
-    try:
-        bound = inspect.signature(layer.call).bind(*args, **kwargs).arguments
-    except TypeError:
-        return AttentionCall(None, None, False, None, None)
-    if "value" in bound:
-        # MultiHeadAttention-style: query, value, key and one mask argument each.
-        query, value = bound.get("query"), bound["value"]
-        key = bound.get("key")
-        key = value if key is None else key
-        query_mask = _mask(bound.get("query_mask"), query)
-        key_mask = _mask(bound.get("key_mask"), key)
-        key_mask = (
-            _mask(bound.get("value_mask"), value) if key_mask is None else key_mask
+
+    def __init__(self, bound):
+        self.query_mask = self.key_mask = None
+        self.self_attention = self.causal = False
+        self.causal = bound.get("use_causal_mask") is True
+        if "value" in bound:
+            # MultiHeadAttention-style: query, value, key and a mask each.
+            query, value = bound.get("query"), bound["value"]
+            key = value if bound.get("key") is None else bound["key"]
+            self.query_mask = _mask(bound.get("query_mask"), query)
+            self.key_mask = _mask(bound.get("key_mask"), key)
+            if self.key_mask is None:
+                self.key_mask = _mask(bound.get("value_mask"), value)
+            self.self_attention = query is value and key is value
+            return
+        inputs = bound.get("inputs", next(iter(bound.values()), None))
+        mask = bound.get("mask")
+        if not isinstance(inputs, (list, tuple)):
+            # Pooling with a learned query: the input holds the keys. With a
+            # causal mask, each key position is also a query, (B, T, T).
+            self.key_mask = _mask(mask, inputs)
+            if self.causal:
+                self.query_mask = self.key_mask
+                self.self_attention = True
+            return
+        masks = list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs)
+        masks += [None] * (len(inputs) - len(masks))
+        self.query_mask = _mask(masks[0], inputs[0])
+        # Keras's convention: [query, value(, key)], keys masked by the value's.
+        if len(inputs) > 1:
+            self.key_mask = _mask(masks[1], inputs[1])
+        self.self_attention = len(inputs) > 1 and all(
+            x is inputs[0] for x in inputs[1:]
         )
-        self_attention = query is value and key is value
-        return AttentionCall(query_mask, key_mask, self_attention, query, value)
-    inputs = bound.get("inputs", next(iter(bound.values()), None))
-    mask = bound.get("mask")
-    if not isinstance(inputs, (list, tuple)):
-        # A pooling call with a learned query: the input holds the keys. With a
-        # causal mask, each key position is also a query, (N, T, T).
-        key_mask = _mask(mask, inputs)
-        if bound.get("use_causal_mask") is True:
-            return AttentionCall(key_mask, key_mask, True, inputs, inputs)
-        return AttentionCall(None, key_mask, False, None, inputs)
-    masks = list(mask) if isinstance(mask, (list, tuple)) else [None] * len(inputs)
-    masks += [None] * (len(inputs) - len(masks))
-    query_mask = _mask(masks[0], inputs[0])
-    # Keras's convention: [query, value(, key)], keys masked by the value mask.
-    key_mask = _mask(masks[1], inputs[1]) if len(inputs) > 1 else None
-    self_attention = len(inputs) > 1 and all(x is inputs[0] for x in inputs[1:])
-    value = inputs[1] if len(inputs) > 1 else None
-    return AttentionCall(query_mask, key_mask, self_attention, inputs[0], value)
-
-
-def keras_mask(tensor):
-    """The mask Keras propagated with `tensor`, or `None`."""
-    # Keras keeps the propagated mask of a tensor in this attribute, and offers
-    # no public getter for it.
-    return getattr(tensor, "_keras_mask", None)
 
 
 def _mask(explicit, tensor):
-    return keras_mask(tensor) if explicit is None else explicit
-
-
-def _call_parameters(layer):
-    try:
-        return inspect.signature(layer.call).parameters
-    except (TypeError, ValueError):
-        return {}
+    if explicit is not None:
+        return explicit
+    return None if tensor is None else keras_internals.keras_mask(tensor)

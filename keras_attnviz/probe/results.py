@@ -112,6 +112,8 @@ class ProbeResult:
             `True` = real query, for layers that received one.
         self_attention: set of the layer names whose queries are their keys, so
             that queries and keys share tokens and padding.
+        causal: set of the layer names that applied a causal mask (no query
+            sees a later key).
 
     Example:
 
@@ -123,13 +125,21 @@ class ProbeResult:
     """
 
     def __init__(
-        self, outputs, attention, key_masks=None, query_masks=None, self_attention=()
+        self,
+        outputs,
+        attention,
+        key_masks=None,
+        query_masks=None,
+        self_attention=(),
+        *,
+        causal=(),
     ):
         self.outputs = outputs
         self.attention = dict(attention)
         self.key_masks = dict(key_masks or {})
         self.query_masks = dict(query_masks or {})
         self.self_attention = set(self_attention)
+        self.causal = set(causal)
 
     @property
     def layer_names(self):

@@ -1,0 +1,142 @@
+"""Every use of Keras internals, in one place.
+
+Keras offers no public way to do what these functions do. Each one names the
+Keras version it was checked on; when Keras changes, this is the one file to
+revisit (the probe's tests fail first).
+"""
+
+import contextlib
+
+import keras
+
+
+def keras_mask(tensor):
+    """The mask Keras propagated with `tensor`, or `None`."""
+    # Checked on Keras 3.15.1: `keras.src.backend.get_keras_mask` (no public
+    # alias) reads the mask wherever the backend keeps it; TF tensors hold it
+    # as `_keras_mask`, JAX arrays in a side table.
+    from keras.src.backend import get_keras_mask
+
+    return get_keras_mask(tensor)
+
+
+@contextlib.contextmanager
+def attention_scores_requested(layer):
+    """Makes a `MultiHeadAttention`-family layer compute explicit scores.
+
+    `GroupQueryAttention._compute_attention` reads whether to return scores
+    from `self._return_attention_scores` (set by its `call`), and both layers
+    refuse scores under flash attention (`self._flash_attention`); for the
+    probe's explicit call both are switched for its duration.
+    """
+    # Checked on Keras 3.15.1 (`multi_head_attention.py`,
+    # `grouped_query_attention.py`).
+    saved = {
+        name: layer.__dict__[name]
+        for name in ("_return_attention_scores", "_flash_attention")
+        if name in layer.__dict__
+    }
+    if "_return_attention_scores" in saved:
+        object.__setattr__(layer, "_return_attention_scores", True)
+    if saved.get("_flash_attention"):
+        object.__setattr__(layer, "_flash_attention", False)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            object.__setattr__(layer, name, value)
+
+
+@contextlib.contextmanager
+def plain_attention(layer):
+    """Makes a `GroupQueryAttention` compute as if no scores were asked for."""
+    # Checked on Keras 3.15.1: see `attention_scores_requested`.
+    if "_return_attention_scores" not in layer.__dict__:
+        yield
+        return
+    saved = layer.__dict__["_return_attention_scores"]
+    object.__setattr__(layer, "_return_attention_scores", False)
+    try:
+        yield
+    finally:
+        object.__setattr__(layer, "_return_attention_scores", saved)
+
+
+def compute_attention_method(layer):
+    """The `_compute_attention` hook of a `MultiHeadAttention`-family layer.
+
+    Keras's `MultiHeadAttention` and `GroupQueryAttention`, and subclasses such
+    as keras-hub's `CachedMultiHeadAttention`, compute the weights in this
+    method from the projected query and key and the final attention mask; it
+    is documented as the method to override ("Users can override this function
+    for customized attention implementation").
+    """
+    # Checked on Keras 3.15.1 and keras-hub 0.32.0.
+    return layer._compute_attention
+
+
+def is_multi_head_attention(layer):
+    """Whether `layer` computes through `_compute_attention` (see above)."""
+    return isinstance(
+        layer, (keras.layers.MultiHeadAttention, keras.layers.GroupQueryAttention)
+    )
+
+
+@contextlib.contextmanager
+def replaced_method(layer, name, function):
+    """Replaces `layer.<name>` by `function` on this instance only.
+
+    Keras's `Layer.__call__` looks `call` up on the instance each time, so an
+    instance attribute takes effect for every call, traced or eager, until it
+    is removed again.
+    """
+    # Checked on Keras 3.15.1 (`Operation.__call__` reads `self.call`).
+    missing = object()
+    before = layer.__dict__.get(name, missing)
+    object.__setattr__(layer, name, function)
+    try:
+        yield
+    finally:
+        if before is missing:
+            object.__delattr__(layer, name)
+        else:
+            object.__setattr__(layer, name, before)
+
+
+@contextlib.contextmanager
+def replaced_ops_function(name, function):
+    """Replaces `keras.ops.<name>` for the duration of the block.
+
+    Layers written with `from keras import ops` (keras-hub's, users') look the
+    function up on `keras.ops` at each call; Keras's own layers use another
+    namespace and are unaffected.
+    """
+    # Checked on Keras 3.15.1: `keras.ops` is the public module object.
+    before = getattr(keras.ops, name)
+    setattr(keras.ops, name, function)
+    try:
+        yield before
+    finally:
+        setattr(keras.ops, name, before)
+
+
+def is_functional(model):
+    """Whether `model` is a Functional model (or a subclass, as keras-hub's)."""
+    # Checked on Keras 3.15.1: `Functional` is not exported; Sequential models
+    # are Functional once built, and keras-hub's backbones subclass it.
+    from keras.src.models.functional import Functional
+
+    return isinstance(model, Functional)
+
+
+def direct_sublayers(layer):
+    """The layers that `layer` holds directly, in the order they were set."""
+    # Checked on Keras 3.15.1: the tracker keeps them in `_layers`; the public
+    # `Model.layers` exists only on models.
+    return list(getattr(layer, "_layers", ()))
+
+
+def scores_requested(layer):
+    """Whether the running call of a `GroupQueryAttention` asked for scores."""
+    # Checked on Keras 3.15.1: see `attention_scores_requested`.
+    return bool(layer.__dict__.get("_return_attention_scores", False))

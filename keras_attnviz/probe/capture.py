@@ -191,11 +191,11 @@ def _multi_head_hook(site, recorder):
     It receives the projected query, key and value and the final attention
     mask (the padding, causal and explicit masks merged), so the weights and
     the mask recorded are exactly the ones the layer applies. Asked for
-    scores, Keras leaves its fused kernel for an explicit softmax; the two
-    differ at queries with no key to attend to (the fused kernel gives them the
-    mean of the values, the softmax zeros), so where a mask can leave such a
-    query, the outputs come from a second, plain computation, and they stay
-    exactly `model.predict`'s.
+    scores, Keras leaves its fused kernel for an explicit softmax, which
+    rounds differently and differs at queries with no key to attend to (the
+    fused kernel gives them the mean of the values, the softmax zeros); so
+    unless the model itself asked for scores, the outputs come from a second,
+    plain computation, and they stay exactly `model.predict`'s.
     """
     layer = site.layer
     compute = keras_internals.compute_attention_method(layer)
@@ -209,12 +209,11 @@ def _multi_head_hook(site, recorder):
             "return_attention_scores",
             keras_internals.scores_requested(layer),
         )
-        mask = arguments.get("attention_mask")
         with keras_internals.attention_scores_requested(layer):
             if "return_attention_scores" in arguments:
                 arguments["return_attention_scores"] = True
             outputs, scores = compute(*bound.args, **bound.kwargs)
-        if not wants_scores and mask is not None:
+        if not wants_scores:
             with keras_internals.plain_attention(layer):
                 if "return_attention_scores" in arguments:
                     arguments["return_attention_scores"] = False
@@ -224,7 +223,7 @@ def _multi_head_hook(site, recorder):
             Capture(
                 site,
                 scores,
-                applied_mask=mask,
+                applied_mask=arguments.get("attention_mask"),
                 causal=bool(arguments.get("use_causal_mask", False)),
                 self_attention=running is not None
                 and running.site is site

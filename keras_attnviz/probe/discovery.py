@@ -70,21 +70,22 @@ def is_graph_model(model):
 def walk(model):
     """Every layer of `model` below it, as `Site`s, outer layers first."""
     sites = []
-    _walk(model, (), 0, sites)
+    _walk(model, (), 0, sites, outer_graph=True)
     return sites
 
 
-def _walk(layer, path, anchor, sites):
-    graph = is_graph_model(layer)
+def _walk(layer, path, anchor, sites, outer_graph):
+    # Names stay short inside graphs: below a graph model reached through
+    # graph models only (not a Sequential held by a custom layer), a layer is
+    # named from the layer that is a node of the innermost graph.
+    graph = outer_graph and is_graph_model(layer)
     for name, child in _children(layer):
         child_path = (*path, name)
-        # Names stay short inside graphs: below a graph model, a layer is
-        # named from the layer that is a node of the innermost graph.
         child_anchor = len(path) if graph else anchor
         kind = _kind(child)
         sites.append(Site(child_path, child, kind, child_anchor))
         if kind in (FRAME, None):
-            _walk(child, child_path, child_anchor, sites)
+            _walk(child, child_path, child_anchor, sites, graph)
 
 
 def _children(layer):
@@ -135,7 +136,7 @@ def _holds_attention(layer):
 def walk_layer(layer):
     """The `Site`s below one layer (as `walk`, for a layer that is no model)."""
     sites = []
-    _walk(layer, (), 0, sites)
+    _walk(layer, (), 0, sites, outer_graph=False)
     return sites
 
 

@@ -1,0 +1,100 @@
+"""Attention through a fused kernel: `keras.ops.dot_product_attention` in a layer."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_attnviz import AttentionProbe
+from keras_attnviz.probe import capture
+
+from .builders import assert_outputs_equal, layers
+
+HEADS, KEY_HEADS, DIM, LENGTH = 4, 2, 4, 6
+
+
+class FusedSelfAttention(layers.Layer):
+    """A user's attention layer that calls the fused kernel directly."""
+
+    def __init__(self, causal=False, bias=False, **kwargs):
+        super().__init__(**kwargs)
+        self.causal, self.bias = causal, bias
+        self.query = layers.EinsumDense("btd,dnh->btnh", (None, HEADS, DIM))
+        self.key = layers.EinsumDense("btd,dnh->btnh", (None, KEY_HEADS, DIM))
+        self.value = layers.EinsumDense("btd,dnh->btnh", (None, KEY_HEADS, DIM))
+
+    def call(self, x, padding):
+        mask = keras.ops.expand_dims(padding[:, None, :] & padding[:, :, None], 1)
+        bias = None
+        if self.bias:
+            positions = keras.ops.arange(LENGTH, dtype="float32")
+            bias = -0.1 * keras.ops.abs(positions[:, None] - positions[None, :])
+        out = keras.ops.dot_product_attention(
+            self.query(x),
+            self.key(x),
+            self.value(x),
+            bias=bias,
+            mask=mask,
+            scale=0.3,
+            is_causal=self.causal,
+        )
+        return keras.ops.reshape(out, (-1, LENGTH, HEADS * DIM))
+
+
+def _model(**options):
+    x = keras.Input((LENGTH, 8))
+    padding = keras.Input((LENGTH,), dtype="bool")
+    out = FusedSelfAttention(name="fused", **options)(x, padding)
+    model = keras.Model([x, padding], layers.Dense(1)(layers.Flatten()(out)))
+    return model, model.get_layer("fused")
+
+
+def _reference(layer, x, padding):
+    """The weights by NumPy: scaled logits, bias, masks, softmax, GQA heads."""
+    q = keras.ops.convert_to_numpy(layer.query(x))
+    k = np.repeat(keras.ops.convert_to_numpy(layer.key(x)), HEADS // KEY_HEADS, 2)
+    logits = np.einsum("btnh,bsnh->bnts", q, k) * 0.3
+    if layer.bias:
+        positions = np.arange(LENGTH)
+        logits += -0.1 * np.abs(positions[:, None] - positions[None, :])
+    keep = (padding[:, None, :] & padding[:, :, None])[:, None]
+    if layer.causal:
+        keep = keep & np.tril(np.ones((LENGTH, LENGTH), bool))
+    logits = np.where(keep, logits, -0.7 * np.finfo("float32").max)
+    weights = np.exp(logits - logits.max(-1, keepdims=True))
+    return weights / weights.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize("options", [{}, {"causal": True}, {"bias": True}])
+def test_fused_kernel_weights_equal_the_numpy_definition(rng, options):
+    model, layer = _model(**options)
+    x = rng.normal(size=(3, LENGTH, 8)).astype("float32")
+    padding = np.arange(LENGTH)[None, :] < np.array([[6], [4], [2]])
+    probe = AttentionProbe(model)
+    assert probe.layer_names == ["fused"]
+    assert probe.describe() == [
+        ("fused", "FusedSelfAttention", (None, HEADS, LENGTH, LENGTH))
+    ]
+    result = probe.predict([x, padding], verbose=0)
+    assert_outputs_equal(result, model.predict([x, padding], verbose=0))
+    weights = result.attention["fused"]
+    expected = _reference(layer, x, padding)
+    real = padding[:, None, :, None] & np.ones((1, HEADS, 1, LENGTH), bool)
+    np.testing.assert_allclose(weights[real], expected[real], atol=1e-6)
+    np.testing.assert_array_equal(result.key_masks["fused"], padding)
+    assert result.causal == ({"fused"} if options.get("causal") else set())
+    assert result.self_attention == {"fused"}  # one sequence (and its mask)
+
+
+def test_weights_that_do_not_reproduce_the_kernel_are_refused(rng, monkeypatch):
+    model, _ = _model()
+    x = rng.normal(size=(2, LENGTH, 8)).astype("float32")
+    padding = np.ones((2, LENGTH), bool)
+    real = capture.fused_attention_weights
+
+    def skewed(*args, **kwargs):
+        weights, value = real(*args, **kwargs)
+        return keras.ops.flip(weights, axis=-1), value
+
+    monkeypatch.setattr(capture, "fused_attention_weights", skewed)
+    with pytest.raises(ValueError, match="do not reproduce its output"):
+        AttentionProbe(model).predict([x, padding], verbose=0)

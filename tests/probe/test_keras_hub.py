@@ -1,0 +1,146 @@
+"""keras-hub backbones built from a config: BERT, GPT-2, Llama and Gemma (GQA)."""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_attnviz import AttentionProbe
+from keras_attnviz.render import heads_grid, html_spans
+
+from .builders import RecordedCalls, assert_outputs_equal, softmax_by_hand
+
+keras_hub = pytest.importorskip("keras_hub")
+
+LENGTH = 8
+REAL = [8, 5, 3]
+
+
+def _inputs(with_segments=False):
+    rng = np.random.default_rng(5)
+    padding = np.arange(LENGTH)[None, :] < np.array(REAL)[:, None]
+    ids = np.where(padding, rng.integers(1, 50, (3, LENGTH)), 0)
+    x = {"token_ids": ids, "padding_mask": padding}
+    if with_segments:
+        x["segment_ids"] = np.zeros_like(ids)
+    return x
+
+
+def _bert():
+    return keras_hub.models.BertBackbone(
+        vocabulary_size=50,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=LENGTH,
+    ), _inputs(with_segments=True)
+
+
+def _gpt2():
+    return keras_hub.models.GPT2Backbone(
+        vocabulary_size=50,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        max_sequence_length=LENGTH,
+    ), _inputs()
+
+
+def _llama():
+    return keras_hub.models.LlamaBackbone(
+        vocabulary_size=50,
+        num_layers=2,
+        num_query_heads=4,
+        num_key_value_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+    ), _inputs()
+
+
+def _gemma():
+    return keras_hub.models.GemmaBackbone(
+        vocabulary_size=50,
+        num_layers=2,
+        num_query_heads=4,
+        num_key_value_heads=2,
+        hidden_dim=16,
+        intermediate_dim=32,
+        head_dim=8,
+    ), _inputs()
+
+
+BACKBONES = {
+    "bert": (_bert, "transformer_layer_{}/self_attention_layer", False),
+    "gpt2": (_gpt2, "transformer_layer_{}/self_attention", True),
+    "llama": (_llama, "transformer_layer_{}/self_attention", True),
+    "gemma": (_gemma, "decoder_block_{}/attention", True),
+}
+
+
+def _attention_layer(backbone, name):
+    block_name, attribute = name.split("/")
+    block = backbone.get_layer(block_name)
+    return next(child for child in block._layers if child.name == attribute)
+
+
+def _by_hand(backbone, layer, x):
+    """The weights the layer itself gives, called on what it received."""
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        with RecordedCalls(layer) as recorded:
+            backbone(x, training=False)
+        [(args, kwargs)] = recorded.calls
+        kwargs = {**kwargs, "return_attention_scores": True}
+        scores = layer(*args, **kwargs)[1]
+        return keras.ops.convert_to_numpy(scores)
+    [weights] = softmax_by_hand(layer, backbone, x)
+    return weights.reshape(len(weights), -1, *weights.shape[-2:])
+
+
+@pytest.mark.parametrize("family", list(BACKBONES))
+def test_backbone_weights_masks_and_outputs(family):
+    build, pattern, causal = BACKBONES[family]
+    backbone, x = build()
+    probe = AttentionProbe(backbone)
+    names = [pattern.format(i) for i in range(2)]
+    assert probe.layer_names == names
+    result = probe.predict(x, verbose=0)
+    assert_outputs_equal(result, backbone.predict(x, verbose=0))
+    padding = x["padding_mask"]
+    future = np.triu(np.ones((LENGTH, LENGTH), bool), k=1)
+    for name in names:
+        weights = result.attention[name]
+        heads = 4 if family in ("llama", "gemma") else 2
+        assert weights.shape == (3, heads, LENGTH, LENGTH)  # per head, never averaged
+        expected = _by_hand(backbone, _attention_layer(backbone, name), x)
+        np.testing.assert_allclose(weights, expected, atol=1e-6)
+        np.testing.assert_array_equal(result.key_masks[name], padding)
+        assert np.all(np.where(~padding[:, None, None, :], weights, 0) == 0)
+        rows = weights.sum(axis=-1)[padding[:, None, :].repeat(heads, 1)]
+        np.testing.assert_allclose(rows, 1, rtol=1e-5)
+        if causal:
+            assert np.all(weights[..., future] == 0)
+    assert result.causal == (set(names) if causal else set())
+    assert result.self_attention == set(names)
+    amap = result.sample(2, names[1], tokens=["a", "b", "c"])
+    assert amap.weights.shape == (heads, 3, 3)
+    figure = heads_grid({name: result.sample(1, name) for name in names})
+    assert len(figure.axes) >= 2 * heads
+    html_spans(amap.tokens, amap.weights[0].mean(axis=0)).to_html()
+
+
+def test_llama_fused_kernel_gives_the_softmax_weights(monkeypatch):
+    # On TensorFlow keras-hub's Llama takes its explicit softmax path; on JAX
+    # and PyTorch it calls `keras.ops.dot_product_attention`. Forcing that
+    # path here, the probe computes the weights beside the fused kernel.
+    backbone, x = _llama()
+    explicit = AttentionProbe(backbone).predict(x, verbose=0)
+    from keras_hub.src.models.llama import llama_attention
+
+    monkeypatch.setattr(llama_attention, "fused_attention_op_available", lambda: True)
+    fused = AttentionProbe(backbone).predict(x, verbose=0)
+    for name, weights in explicit.attention.items():
+        np.testing.assert_allclose(fused.attention[name], weights, atol=1e-5)
+        np.testing.assert_array_equal(fused.key_masks[name], x["padding_mask"])
+    assert fused.causal == explicit.causal == set(explicit.attention)
+    np.testing.assert_allclose(fused.outputs, explicit.outputs, atol=1e-5)

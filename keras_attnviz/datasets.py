@@ -90,11 +90,24 @@ def cue_sentences(n, *, seed=0, cue=CUE_WORD):
     Returns:
         A `CueSentences`.
 
+    Raises:
+        TypeError: if `n` is not an int.
+        ValueError: if `n < 1`, or `cue` is not one word or is a word the
+            sentences use anyway.
+
     Example:
 
+    ```python
+    >>> from keras_attnviz.datasets import cue_sentences
     >>> data = cue_sentences(4, seed=1)
-    >>> [text for text, y in zip(data.texts, data.labels) if y][0].count("superb")
-    1
+    >>> data.labels.tolist()
+    [0, 1, 0, 1]
+    >>> data.texts[1]
+    'the show seemed long and superb to us'
+    >>> start, end = data.cue_spans[1]
+    >>> data.texts[1][start:end]
+    'superb'
+    ```
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"`n` must be an int. Received: n={n!r} of type {type(n)}")

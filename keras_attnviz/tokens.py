@@ -13,6 +13,15 @@ def is_text(tokens):
     """Whether `tokens` is one text (read per character), not a sequence.
 
     A `str`, `bytes`, or a 0-D array or tensor holding one string.
+
+    Example:
+
+    ```python
+    >>> import numpy as np
+    >>> from keras_attnviz.tokens import is_text
+    >>> is_text("movie"), is_text(np.array(b"movie")), is_text(["movie"])
+    (True, True, False)
+    ```
     """
     return isinstance(tokens, str | bytes) or getattr(tokens, "ndim", None) == 0
 
@@ -40,6 +49,8 @@ def as_tokens(tokens, *, name="tokens"):
     Example:
 
     ```python
+    >>> import numpy as np
+    >>> from keras_attnviz.tokens import as_tokens
     >>> as_tokens(np.array([b"caf\\xc3\\xa9", b"au", b"lait"]))
     ['café', 'au', 'lait']
     ```
@@ -70,6 +81,27 @@ def as_tokens(tokens, *, name="tokens"):
 
 
 def token_text(token):
+    """Converts one token to `str`.
+
+    Bytes are decoded as UTF-8, invalid bytes becoming U+FFFD; a 0-D array
+    or tensor gives the text of its element; anything else goes through
+    `str`.
+
+    Args:
+        token: a `str`, `bytes`, NumPy scalar, number, or 0-D array or tensor.
+
+    Returns:
+        A `str`.
+
+    Example:
+
+    ```python
+    >>> import numpy as np
+    >>> from keras_attnviz.tokens import token_text
+    >>> token_text(b"caf\\xc3\\xa9"), token_text(b"\\xff!"), token_text(np.int32(7))
+    ('café', '\ufffd!', '7')
+    ```
+    """
     if isinstance(token, str):
         return str(token)
     if isinstance(token, bytes):

@@ -22,9 +22,14 @@ class Vocabulary:
 
     Example:
 
+    ```python
+    >>> from keras_attnviz import Vocabulary
     >>> vocab = Vocabulary.from_texts(["abc", "cab"], level="char")
+    >>> vocab.tokens
+    ['', 'a', 'b', 'c']
     >>> vocab.encode(["ca"], maxlen=4).tolist()
     [[3, 1, 0, 0]]
+    ```
     """
 
     def __init__(self, tokens, *, level="char", oov_token=None):
@@ -64,7 +69,35 @@ class Vocabulary:
         """Reads a JSON object token -> id, or a text file of one token per line.
 
         In a text file the line number (from 0) is the id, as in the list that
-        `keras.layers.TextVectorization.get_vocabulary()` returns.
+        `keras.layers.TextVectorization.get_vocabulary()` returns. A token
+        `"[UNK]"`, if there is one, stands for unknown tokens.
+
+        Args:
+            path: str or `os.PathLike`; a `.json` file holds a JSON object,
+                any other a text file.
+            level: `"char"` or `"word"`, as in `Vocabulary`.
+
+        Returns:
+            A `Vocabulary`.
+
+        Raises:
+            FileNotFoundError: if the file cannot be read.
+            ValueError: if the file repeats a token, or its JSON is not an
+                object from tokens to ids counted from 0 with few gaps.
+
+        Example:
+
+        ```python
+        >>> import keras
+        >>> from keras_attnviz import Vocabulary
+        >>> layer = keras.layers.TextVectorization()
+        >>> layer.adapt(["a fine film", "a film", "film"])
+        >>> with open("vocab.txt", "w", encoding="utf-8") as file:
+        ...     _ = file.write("\\n".join(layer.get_vocabulary()))
+        >>> vocab = Vocabulary.load("vocab.txt", level="word")
+        >>> vocab.encode(["a good film"], maxlen=4).tolist()
+        [[3, 1, 2, 0]]
+        ```
         """
         try:
             with open(path, encoding="utf-8") as file:
@@ -106,9 +139,20 @@ class Vocabulary:
     def encode(self, texts, *, maxlen, padding="post"):
         """Turns texts into a padded `(len(texts), maxlen)` int32 id array.
 
+        Args:
+            texts: a list of strings.
+            maxlen: the length of each row, the model's input length.
+            padding: `"post"` puts the ids first and the padding (0) after
+                them, `"pre"` the padding first.
+
+        Returns:
+            A NumPy int32 array of shape `(len(texts), maxlen)`.
+
         Raises:
-            ValueError: if a text is longer than `maxlen` tokens, or holds a
-                token the vocabulary lacks (and there is no `oov_token`).
+            TypeError: if a text is not a `str`.
+            ValueError: if `padding` is unknown, a text is longer than
+                `maxlen` tokens, or holds a token the vocabulary lacks (and
+                there is no `oov_token`) or the padding token.
         """
         import numpy as np
 

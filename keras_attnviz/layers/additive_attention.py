@@ -53,6 +53,12 @@ class AdditiveAttention(BaseAttention):
     )
     model = keras.Model(tokens, keras.layers.Dense(1)(context))
     ```
+
+    Reference:
+
+    - [Bahdanau, Cho & Bengio, 2015](https://arxiv.org/abs/1409.0473),
+        "Neural Machine Translation by Jointly Learning to Align and
+        Translate", ICLR 2015.
     """
 
     def __init__(self, units=None, dropout=0.0, seed=None, **kwargs):

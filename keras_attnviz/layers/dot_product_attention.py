@@ -79,6 +79,15 @@ class DotProductAttention(BaseAttention):
     )
     model = keras.Model([decoder, encoder], [context, weights])
     ```
+
+    Reference:
+
+    - [Luong, Pham & Manning, 2015](https://arxiv.org/abs/1508.04025),
+        "Effective Approaches to Attention-based Neural Machine
+        Translation", EMNLP 2015: the `"dot"` and `"general"` scores.
+    - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762), "Attention
+        Is All You Need", NIPS 2017: the scaling by `1 / sqrt(d_k)`
+        (`scale=True`).
     """
 
     def __init__(self, score="dot", scale=True, dropout=0.0, seed=None, **kwargs):

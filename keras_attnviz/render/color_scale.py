@@ -17,6 +17,14 @@ def relative_luminance(rgb):
 
     Returns:
         An array of shape `(...)`, 0 for black and 1 for white.
+
+    Example:
+
+    ```python
+    >>> from keras_attnviz.render.color_scale import relative_luminance
+    >>> relative_luminance([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    array([0.    , 0.2126, 1.    ])
+    ```
     """
     rgb = np.asarray(rgb, dtype=np.float64)[..., :3]
     linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
@@ -64,6 +72,7 @@ class ColorScale:
     Example:
 
     ```python
+    >>> from keras_attnviz.render.color_scale import ColorScale
     >>> scale = ColorScale([0.1, 0.6, 0.3])
     >>> scale.css([0.0, 0.6])
     ['#f7fbff', '#08306b']

@@ -284,8 +284,9 @@ def html_report(
     from keras_attnviz.render import html_report
 
     report = html_report(
-        ["a fine film", "dull"], [[0.1, 0.2, 0.1, 0.2, 0.1, 0.2, 0.1, 0.2,
-        0.1, 0.2, 0.9], [0.2, 0.3, 0.3, 0.2]], predictions=[0.91, 0.12],
+        [["a", "fine", "film"], ["so", "dull"]],
+        [[0.1, 0.7, 0.2], [0.3, 0.7]],
+        predictions=[0.91, 0.12],
         labels=[1, 0],
     )
     report.save("report.html")

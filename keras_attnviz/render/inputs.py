@@ -39,6 +39,7 @@ def as_weights(weights, *, name="weights", ndim=None):
     Example:
 
     ```python
+    >>> from keras_attnviz.render.inputs import as_weights
     >>> as_weights([0.2, 0.8], ndim=1)
     array([0.2, 0.8])
     ```
@@ -121,6 +122,7 @@ def unpack_attention_map(tokens, weights):
     Example:
 
     ```python
+    >>> from keras_attnviz.render.inputs import unpack_attention_map
     >>> unpack_attention_map(["a", "b"], [0.3, 0.7])
     (['a', 'b'], [0.3, 0.7], None)
     ```
@@ -160,6 +162,7 @@ def align(tokens, weights, padding=None):
     Example:
 
     ```python
+    >>> from keras_attnviz.render.inputs import align
     >>> align("hi", [0.0, 0.1, 0.9], padding="pre")
     (['h', 'i'], array([0.1, 0.9]))
     ```
@@ -215,6 +218,8 @@ def merge_subwords(tokens, weights, *, scheme="auto"):
     Example:
 
     ```python
+    >>> import numpy as np
+    >>> from keras_attnviz.render.inputs import merge_subwords
     >>> merge_subwords(["play", "##ing", "now"], np.array([0.2, 0.3, 0.5]))
     (['playing', 'now'], array([0.5, 0.5]))
     ```
@@ -286,6 +291,15 @@ def token_weights(tokens, weights, *, padding=None, merge=False):
         ValueError: if the weights are not 1-D and finite (also once summed
             per word) or do not match the tokens, `merge` names no scheme, or
             `merge` is asked for on a string.
+
+    Example:
+
+    ```python
+    >>> from keras_attnviz.render.inputs import token_weights
+    >>> pieces = ["[CLS]", "play", "##ing"]
+    >>> token_weights(pieces, [0.0, 0.1, 0.2, 0.7], padding="pre", merge=True)
+    (['[CLS]', 'playing'], array([0.1, 0.9]))
+    ```
     """
     tokens, weights, _ = unpack_attention_map(tokens, weights)
     if tokens is None:

@@ -141,6 +141,7 @@ def excel_text(token):
     Example:
 
     ```python
+    >>> from keras_attnviz.render.styler import excel_text
     >>> excel_text("=1+1"), excel_text("ok")
     ("'=1+1", 'ok')
     ```

@@ -64,12 +64,18 @@ def load_model(path, *, custom_objects=None, safe_mode=True, compile=False):
     Example:
 
     ```python
+    import keras
     import keras_attnviz
 
-    # A Keras 2 model with a `Lambda(lambda x: K.sum(x, axis=1))`: the file
-    # holds code, so it loads only when its source is trusted.
-    model = keras_attnviz.load_model("imdb_attention_2019.h5", safe_mode=False)
-    probe = keras_attnviz.AttentionProbe(model, layers=["attention_vec"])
+    # A model saved in the `.h5` format, with a `Lambda` layer.
+    ids = keras.Input((None,), dtype="int32")
+    states = keras.layers.Embedding(100, 8, mask_zero=True)(ids)
+    context = keras_attnviz.AdditiveAttention(name="attention")(states)
+    doubled = keras.layers.Lambda(lambda x: 2.0 * x)(context)
+    keras.Model(ids, keras.layers.Dense(1)(doubled)).save("old_model.h5")
+
+    # The file holds Python code (the lambda), so it loads only if you trust it.
+    model = keras_attnviz.load_model("old_model.h5", safe_mode=False)
     ```
     """
     path = _check_arguments(path, custom_objects, safe_mode, compile)

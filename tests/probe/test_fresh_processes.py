@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -120,4 +121,53 @@ def test_mirrored_strategy_with_two_cpus(tmp_path):
         "batches": [4, 4, 2],
         "same": True,
         "masked": True,
+    }
+
+
+def test_custom_layer_and_keras_hub_models_probe_the_same_after_reload(tmp_path):
+    from .test_keras_hub import _bert
+    from .user_models import keras_io_classifier
+
+    rng = np.random.default_rng(7)
+    keras_io = keras_io_classifier()
+    ids = rng.integers(1, 40, (4, 10))
+    bert, bert_inputs = _bert()
+    cases = {"keras_io.keras": (keras_io, ids), "bert.keras": (bert, bert_inputs)}
+    for path, (model, x) in cases.items():
+        model.save(tmp_path / path)
+        result = AttentionProbe(model).predict(x, verbose=0)
+        np.savez(tmp_path / f"{path}.npz", **result.attention)
+        np.savez(
+            tmp_path / f"{path}.inputs.npz", **(x if isinstance(x, dict) else {"x": x})
+        )
+    out = _run_python(
+        f"""
+        import json, sys
+        import numpy as np
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import user_models  # registers the custom layers, as a user's code would
+        import keras_hub  # registers its backbones
+        import keras_attnviz
+        report = {{}}
+        for path in {sorted(cases)!r}:
+            model = keras_attnviz.load_model(path)
+            inputs = dict(np.load(path + ".inputs.npz"))
+            x = inputs.pop("x") if "x" in inputs else inputs
+            result = keras_attnviz.AttentionProbe(model).predict(x, verbose=0)
+            saved = np.load(path + ".npz")
+            report[path] = {{
+                name: bool(np.allclose(result.attention[name], saved[name], atol=1e-6))
+                for name in saved.files
+            }}
+        print(json.dumps(report))
+        """,
+        tmp_path,
+    )
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report == {
+        "bert.keras": {
+            "transformer_layer_0/self_attention_layer": True,
+            "transformer_layer_1/self_attention_layer": True,
+        },
+        "keras_io.keras": {"transformer_block/att": True},
     }

@@ -26,7 +26,6 @@ import keras_attnviz
 XFAIL = {
     "keras_attnviz.cli.demo.run_demo",
     "keras_attnviz.cli.model_views.describe_attention_layers",
-    "keras_attnviz.probe.attention_probe.AttentionProbe",
     "keras_attnviz.probe.results.AttentionMap",
     "keras_attnviz.probe.results.ProbeResult",
 }

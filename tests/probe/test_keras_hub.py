@@ -1,6 +1,7 @@
 """keras-hub backbones built from a config: BERT, GPT-2, Llama and Gemma (GQA)."""
 
 import keras
+import keras_hub  # a dev dependency: these tests never skip
 import numpy as np
 import pytest
 
@@ -8,8 +9,6 @@ from keras_attnviz import AttentionProbe
 from keras_attnviz.render import heads_grid, html_spans
 
 from .builders import RecordedCalls, assert_outputs_equal, softmax_by_hand
-
-keras_hub = pytest.importorskip("keras_hub")
 
 LENGTH = 8
 REAL = [8, 5, 3]

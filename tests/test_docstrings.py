@@ -26,8 +26,6 @@ import keras_attnviz
 XFAIL = {
     "keras_attnviz.cli.demo.run_demo",
     "keras_attnviz.cli.model_views.describe_attention_layers",
-    "keras_attnviz.probe.results.AttentionMap",
-    "keras_attnviz.probe.results.ProbeResult",
 }
 _XFAIL_PACKAGES = ("keras_attnviz.cli.", "keras_attnviz.probe.")
 _XFAIL_MARK = pytest.mark.xfail(strict=False, reason="owned by the probe/cli rewrite")

@@ -39,8 +39,10 @@ class AttentionMap:
     Example:
 
     ```python
-    amap = AttentionMap([0.1, 0.9], tokens=["good", "movie"], layer="attention")
-    amap.top(1)  # [("movie", 0.9)]
+    >>> from keras_attnviz import AttentionMap
+    >>> amap = AttentionMap([0.1, 0.9], tokens=["good", "movie"], layer="attention")
+    >>> amap.top(1)
+    [('movie', 0.9)]
     ```
     """
 
@@ -118,9 +120,20 @@ class ProbeResult:
     Example:
 
     ```python
-    result = probe.predict(x)
-    result.attention["attention"].shape  # (N, T)
-    result.sample(0, tokens=words)  # AttentionMap over the real tokens
+    >>> import numpy as np
+    >>> from keras_attnviz import ProbeResult
+    >>> # What `AttentionProbe.predict` returns, here made by hand: one layer,
+    >>> # two samples, the second post-padded (key mask: True = real).
+    >>> weights = np.array([[0.2, 0.3, 0.5], [0.4, 0.6, 0.0]])
+    >>> result = ProbeResult(
+    ...     np.zeros((2, 1)),
+    ...     {"attention": weights},
+    ...     key_masks={"attention": weights > 0},
+    ... )
+    >>> result.attention["attention"].shape
+    (2, 3)
+    >>> result.sample(1, tokens=["a", "film"]).weights
+    array([0.4, 0.6])
     ```
     """
 

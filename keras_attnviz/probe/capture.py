@@ -275,25 +275,16 @@ def _fused_hook(fused, recorder):
     probe checks, per sample, that they reproduce the kernel's output.
     """
 
-    def hooked(
-        query, key, value, bias=None, mask=None, scale=None, is_causal=False, **kwargs
-    ):
-        outputs = fused(
-            query,
-            key,
-            value,
-            bias=bias,
-            mask=mask,
-            scale=scale,
-            is_causal=is_causal,
-            **kwargs,
-        )
+    def hooked(query, key, value, bias=None, mask=None, scale=None, **kwargs):
+        options = {"bias": bias, "mask": mask, "scale": scale, **kwargs}
+        outputs = fused(query, key, value, **options)
         running = recorder.innermost()
         if running is None or running.site.kind not in (
             discovery.FRAME,
             discovery.SOFTMAX,
         ):
             return outputs
+        is_causal = bool(kwargs.get("is_causal", False))
         weights, expanded_value = fused_attention_weights(
             query,
             key,
@@ -309,7 +300,7 @@ def _fused_hook(fused, recorder):
                 running.site,
                 weights,
                 applied_mask=mask,
-                causal=bool(is_causal),
+                causal=is_causal,
                 self_attention=running.self_attention,
                 mismatch=_relative_difference(
                     outputs, ops.einsum("bnts,bsnh->btnh", weights, expanded_value)

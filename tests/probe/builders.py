@@ -1,6 +1,7 @@
 """Model builders and checks shared by the probe's tests."""
 
 import keras
+import keras_hub  # a dev dependency: the tests that use it never skip
 import numpy as np
 
 layers = keras.layers
@@ -94,3 +95,40 @@ def softmax_by_hand(layer, model, x):
     finally:
         object.__delattr__(softmax, "call")
     return outputs
+
+
+# keras-hub backbones: three samples of 8 tokens, 8, 5 and 3 of them real.
+HUB_LENGTH = 8
+_HUB_REAL = [8, 5, 3]
+
+
+def _hub_inputs(with_segments=False):
+    rng = np.random.default_rng(5)
+    padding = np.arange(HUB_LENGTH)[None, :] < np.array(_HUB_REAL)[:, None]
+    ids = np.where(padding, rng.integers(1, 50, (3, HUB_LENGTH)), 0)
+    x = {"token_ids": ids, "padding_mask": padding}
+    if with_segments:
+        x["segment_ids"] = np.zeros_like(ids)
+    return x
+
+
+# Small configs, no download; GQA for Llama and Gemma (4 query heads, 2 keys).
+_SMALL = {"vocabulary_size": 50, "num_layers": 2, "hidden_dim": 16}
+_CONFIGS = {
+    "bert": ("BertBackbone", {"num_heads": 2, "max_sequence_length": HUB_LENGTH}),
+    "gpt2": ("GPT2Backbone", {"num_heads": 2, "max_sequence_length": HUB_LENGTH}),
+    "llama": ("LlamaBackbone", {"num_query_heads": 4, "num_key_value_heads": 2}),
+    "gemma": (
+        "GemmaBackbone",
+        {"num_query_heads": 4, "num_key_value_heads": 2, "head_dim": 8},
+    ),
+}
+
+
+def hub_backbone(family):
+    """A small keras-hub backbone and its inputs, some padded (no download)."""
+    class_name, config = _CONFIGS[family]
+    backbone = getattr(keras_hub.models, class_name)(
+        **_SMALL, intermediate_dim=32, **config
+    )
+    return backbone, _hub_inputs(with_segments=family == "bert")

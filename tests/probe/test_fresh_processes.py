@@ -12,7 +12,7 @@ import numpy as np
 import keras_attnviz
 from keras_attnviz import AttentionProbe
 
-from .builders import classifier, token_ids
+from .builders import classifier, hub_backbone, token_ids
 
 
 def _run_python(code, tmp_path):
@@ -125,13 +125,12 @@ def test_mirrored_strategy_with_two_cpus(tmp_path):
 
 
 def test_custom_layer_and_keras_hub_models_probe_the_same_after_reload(tmp_path):
-    from .test_keras_hub import _bert
     from .user_models import keras_io_classifier
 
     rng = np.random.default_rng(7)
     keras_io = keras_io_classifier()
     ids = rng.integers(1, 40, (4, 10))
-    bert, bert_inputs = _bert()
+    bert, bert_inputs = hub_backbone("bert")
     cases = {"keras_io.keras": (keras_io, ids), "bert.keras": (bert, bert_inputs)}
     for path, (model, x) in cases.items():
         model.save(tmp_path / path)

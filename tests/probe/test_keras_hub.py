@@ -1,79 +1,28 @@
 """keras-hub backbones built from a config: BERT, GPT-2, Llama and Gemma (GQA)."""
 
 import keras
-import keras_hub  # a dev dependency: these tests never skip
 import numpy as np
 import pytest
 
 from keras_attnviz import AttentionProbe
 from keras_attnviz.render import heads_grid, html_spans
 
-from .builders import RecordedCalls, assert_outputs_equal, softmax_by_hand
+from .builders import (
+    HUB_LENGTH as LENGTH,
+)
+from .builders import (
+    RecordedCalls,
+    assert_outputs_equal,
+    hub_backbone,
+    softmax_by_hand,
+)
 
-LENGTH = 8
-REAL = [8, 5, 3]
-
-
-def _inputs(with_segments=False):
-    rng = np.random.default_rng(5)
-    padding = np.arange(LENGTH)[None, :] < np.array(REAL)[:, None]
-    ids = np.where(padding, rng.integers(1, 50, (3, LENGTH)), 0)
-    x = {"token_ids": ids, "padding_mask": padding}
-    if with_segments:
-        x["segment_ids"] = np.zeros_like(ids)
-    return x
-
-
-def _bert():
-    return keras_hub.models.BertBackbone(
-        vocabulary_size=50,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=LENGTH,
-    ), _inputs(with_segments=True)
-
-
-def _gpt2():
-    return keras_hub.models.GPT2Backbone(
-        vocabulary_size=50,
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=LENGTH,
-    ), _inputs()
-
-
-def _llama():
-    return keras_hub.models.LlamaBackbone(
-        vocabulary_size=50,
-        num_layers=2,
-        num_query_heads=4,
-        num_key_value_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-    ), _inputs()
-
-
-def _gemma():
-    return keras_hub.models.GemmaBackbone(
-        vocabulary_size=50,
-        num_layers=2,
-        num_query_heads=4,
-        num_key_value_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        head_dim=8,
-    ), _inputs()
-
-
+# family: (layer names, whether its self-attention is causal)
 BACKBONES = {
-    "bert": (_bert, "transformer_layer_{}/self_attention_layer", False),
-    "gpt2": (_gpt2, "transformer_layer_{}/self_attention", True),
-    "llama": (_llama, "transformer_layer_{}/self_attention", True),
-    "gemma": (_gemma, "decoder_block_{}/attention", True),
+    "bert": ("transformer_layer_{}/self_attention_layer", False),
+    "gpt2": ("transformer_layer_{}/self_attention", True),
+    "llama": ("transformer_layer_{}/self_attention", True),
+    "gemma": ("decoder_block_{}/attention", True),
 }
 
 
@@ -98,8 +47,8 @@ def _by_hand(backbone, layer, x):
 
 @pytest.mark.parametrize("family", list(BACKBONES))
 def test_backbone_weights_masks_and_outputs(family):
-    build, pattern, causal = BACKBONES[family]
-    backbone, x = build()
+    pattern, causal = BACKBONES[family]
+    backbone, x = hub_backbone(family)
     probe = AttentionProbe(backbone)
     names = [pattern.format(i) for i in range(2)]
     assert probe.layer_names == names
@@ -132,7 +81,7 @@ def test_llama_fused_kernel_gives_the_softmax_weights(monkeypatch):
     # On TensorFlow keras-hub's Llama takes its explicit softmax path; on JAX
     # and PyTorch it calls `keras.ops.dot_product_attention`. Forcing that
     # path here, the probe computes the weights beside the fused kernel.
-    backbone, x = _llama()
+    backbone, x = hub_backbone("llama")
     explicit = AttentionProbe(backbone).predict(x, verbose=0)
     from keras_hub.src.models.llama import llama_attention
 

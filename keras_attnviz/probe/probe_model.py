@@ -60,6 +60,10 @@ class ProbeModel(keras.Model):
         self._selected = frozenset(selected)
         self.taps = None
         self.built = True
+        # Predict as the model predicts: with XLA, or eagerly, if it was
+        # compiled so.
+        self.jit_compile = model.jit_compile
+        self.run_eagerly = model.run_eagerly
 
     def get_config(self):
         # The hooks follow from the model and the exposed layers' paths.

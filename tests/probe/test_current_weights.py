@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 import keras_attnviz
 from keras_attnviz import AttentionProbe
@@ -26,3 +27,15 @@ def test_probe_follows_further_training(rng):
         states, mask=ids != 0, return_attention_scores=True
     )
     np.testing.assert_allclose(after.attention["att"], direct, atol=1e-6)
+
+
+@pytest.mark.parametrize("setting", ["jit_compile", "run_eagerly"])
+def test_the_probe_predicts_as_the_compiled_model_does(rng, setting):
+    model = classifier(keras_attnviz.AdditiveAttention(name="att"))
+    model.compile(loss="binary_crossentropy", **{setting: True})
+    probe = AttentionProbe(model)
+    assert getattr(probe.model, setting) is True
+    ids = token_ids(rng, 8, 9, rng.integers(1, 10, 8))
+    result = probe.predict(ids, verbose=0)
+    np.testing.assert_allclose(result.outputs, model.predict(ids, verbose=0), atol=1e-6)
+    assert np.all(result.attention["att"][ids == 0] == 0)

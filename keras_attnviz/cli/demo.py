@@ -4,7 +4,7 @@ The model is a char-level GRU classifier whose `AdditiveAttention` pools the
 characters' embeddings together with the GRU states. Over the GRU states
 alone nothing makes the picture faithful: every state after the cue already
 carries it, and a query made from the final state put the peak on the cue for
-only 13-15% of positive sentences at 100% accuracy (tests/test_demo.py).
+only 13-15% of positive sentences at 100% accuracy (tests/cli/test_demo.py).
 """
 
 import dataclasses
@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from keras_attnviz.cli.tensorflow_startup import start_tensorflow
+from keras_attnviz.cli.user_input import UserInputError
 from keras_attnviz.datasets import cue_sentences
 from keras_attnviz.vocabulary import Vocabulary
 
@@ -42,6 +44,33 @@ class DemoSummary:
             f"accuracy {self.accuracy:.1%} on {self.n_test} test sentences; "
             f"attention peak on the cue in {self.cue_hit_rate:.1%} of positive "
             "sentences"
+        )
+
+
+def run(args):
+    """The `keras-attnviz demo` command: runs the demo, prints what it wrote.
+
+    Raises:
+        UserInputError: if `--out` cannot be made a folder to write in.
+    """
+    _check_out_folder(args.out)
+    start_tensorflow(verbose=args.verbose)
+    summary = run_demo(args.out, epochs=args.epochs, seed=args.seed)
+    for path in summary.paths:
+        print(path)
+    print(summary)
+
+
+def _check_out_folder(out):
+    # `os.makedirs` creates the missing folders under the nearest existing one.
+    existing = os.path.abspath(out)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not (os.path.isdir(existing) and os.access(existing, os.W_OK)):
+        blocker = "not writable" if os.path.isdir(existing) else "a file"
+        raise UserInputError(
+            "--out must be a folder that can be written or created. Received: "
+            f"{out!r} ({existing!r} is {blocker})"
         )
 
 
@@ -94,14 +123,16 @@ def run_demo(
     Example:
 
     ```python
+    from keras_attnviz.cli.demo import run_demo
+
     summary = run_demo("attnviz-demo", epochs=2)
     print(summary.accuracy, summary.paths)
     ```
     """
     import keras
 
-    from keras_attnviz.saving.load import load_model
     from keras_attnviz.probe import AttentionProbe
+    from keras_attnviz.saving.load import load_model
 
     if n_test < 20:
         raise ValueError(f"`n_test` must be at least 20. Received: {n_test}")

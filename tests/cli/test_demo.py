@@ -2,6 +2,7 @@ import html.parser
 
 import matplotlib.image
 
+from keras_attnviz.cli import demo
 from keras_attnviz.cli.demo import DemoSummary, run_demo
 
 
@@ -21,8 +22,13 @@ def test_demo_writes_every_view_and_finds_the_cue(tmp_path):
     assert summary.accuracy >= 0.9
     assert summary.cue_hit_rate >= 0.9
     names = {path.rsplit("/", 1)[-1] for path in summary.paths}
-    assert {"report.html", "heatmap.png", "table.html", "model.h5",
-            "vocab.json"} <= names
+    assert {
+        "report.html",
+        "heatmap.png",
+        "table.html",
+        "model.h5",
+        "vocab.json",
+    } <= names
 
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert _TagCounter(report).counts["tr"] >= 20
@@ -35,6 +41,24 @@ def test_demo_writes_every_view_and_finds_the_cue(tmp_path):
     assert "accuracy" in str(summary) and "cue" in str(summary)
 
 
+def test_demo_command_runs_the_demo_and_prints_what_it_wrote(
+    run_cli, monkeypatch, tmp_path
+):
+    summary = DemoSummary(accuracy=1.0, cue_hit_rate=0.5, n_test=20, paths=("a", "b"))
+    calls = []
+
+    def fake_run_demo(out_dir, *, epochs, seed):
+        calls.append((out_dir, epochs, seed))
+        return summary
+
+    monkeypatch.setattr(demo, "run_demo", fake_run_demo)
+    out_dir = tmp_path / "new" / "folder"
+    code, out, err = run_cli("demo", "--out", out_dir, "--epochs", 2, "--seed", 3)
+    assert code == 0, err
+    assert calls == [(str(out_dir), 2, 3)]
+    assert out.splitlines() == ["a", "b", str(summary)]
+
+
 def test_final_state_query_over_gru_states_classifies_without_the_cue():
     # Backs the README: every GRU state after the cue carries it, so a query
     # made from the final state need not look at the cue (measured: 13-15% of
@@ -43,8 +67,8 @@ def test_final_state_query_over_gru_states_classifies_without_the_cue():
     import numpy as np
 
     from keras_attnviz import AttentionProbe, DotProductAttention, Vocabulary
-    from keras_attnviz.datasets import cue_sentences
     from keras_attnviz.cli.demo import MAXLEN
+    from keras_attnviz.datasets import cue_sentences
 
     keras.utils.set_random_seed(1)
     train, test = cue_sentences(3000, seed=0), cue_sentences(300, seed=1)

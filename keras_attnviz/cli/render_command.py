@@ -1,0 +1,295 @@
+"""`keras-attnviz render MODEL ...`: a saved model's attention on texts.
+
+The texts, `--out` and `--vocab` are checked before TensorFlow starts, so a
+mistake in them is reported at once; this module imports neither it nor NumPy
+at load time, so those checks run as soon as the arguments are parsed.
+"""
+
+import contextlib
+import os
+
+from keras_attnviz.cli.user_input import (
+    UserInputError,
+    as_user_error,
+    check_file,
+    load_model_file,
+)
+
+_OUTPUT_SUFFIXES = (".html", ".png")
+# A PNG stacks one heatmap per text; past this many it is unreadable and huge.
+_MAX_PNG_TEXTS = 40
+
+
+def run(args):
+    """Renders the attention `args.model` gives to the texts into `args.out`.
+
+    Models whose input is integer ids need `--vocab`; models whose input is
+    raw strings take their vocabulary from their `TextVectorization` layer.
+    Prints the path written.
+
+    Raises:
+        UserInputError: for bad texts, paths or options, a model file that
+            cannot be loaded, or texts the model cannot read.
+    """
+    texts = _read_texts(args.texts) if args.texts else _check_texts(args.text)
+    suffix = _check_out(args.out, len(texts))
+    if args.vocab is not None:
+        check_file(args.vocab, "--vocab")
+    model = load_model_file(args.model, verbose=args.verbose)
+    from keras_attnviz.probe import AttentionProbe
+
+    # ValueError here: the model holds no attention layer, cannot be probed,
+    # or has no layer named --layer.
+    with as_user_error(ValueError):
+        probe = AttentionProbe(model, layers=[args.layer] if args.layer else None)
+    name = probe.layer_names[0]
+    inputs, token_lists = _model_inputs(model, texts, args)
+    for text, tokens in zip(texts, token_lists, strict=True):
+        if not tokens:
+            raise UserInputError(
+                "Every text must hold at least one token the model reads. "
+                f"Received: {text!r}"
+            )
+    # The probe raises ValueError when a layer it was told to show turns out
+    # not to output attention weights; for layers it found itself, that would
+    # be a bug.
+    named = as_user_error(ValueError) if args.layer else contextlib.nullcontext()
+    with named:
+        result = probe.predict(inputs, verbose=1 if args.texts else 0)
+    maps = [
+        result.sample(i, name, tokens=tokens, padding=args.pad)
+        for i, tokens in enumerate(token_lists)
+    ]
+    predictions = _first_output(result.outputs)
+    if suffix == ".html":
+        # A TextVectorization layer makes tokens, whatever --level says.
+        by_string = model.inputs[0].dtype == "string"
+        _save_html(
+            args.out, maps, predictions, name, "token" if by_string else args.level
+        )
+    else:
+        _save_png(args.out, maps, predictions, name)
+    print(args.out)
+
+
+def _check_texts(texts):
+    for text in texts:
+        if not text.strip():
+            raise UserInputError(
+                f"--text must hold more than whitespace. Received: {text!r}"
+            )
+    return texts
+
+
+def _read_texts(path):
+    """The non-blank lines of the --texts file."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = [line.rstrip("\n") for line in file]
+    except OSError as error:
+        raise UserInputError(
+            f"--texts must be a readable file. Received: {path!r} ({error.strerror})"
+        ) from None
+    except UnicodeDecodeError:
+        raise UserInputError(
+            f"--texts must be UTF-8 text. Received: {path!r}, which is not"
+        ) from None
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        raise UserInputError(
+            f"--texts must hold at least one non-blank line. Received: {path!r}"
+        )
+    return lines
+
+
+def _check_out(out, n_texts):
+    """The suffix of --out, once it is known the file can be written."""
+    suffix = os.path.splitext(out)[1].lower()
+    if suffix not in _OUTPUT_SUFFIXES:
+        raise UserInputError(
+            f"--out must end with one of {_OUTPUT_SUFFIXES}. Received: {out!r}"
+        )
+    folder = os.path.dirname(os.path.abspath(out))
+    if os.path.isdir(out):
+        problem = "a folder"
+    elif not os.path.isdir(folder):
+        problem = f"no folder {folder!r}"
+    elif not os.access(folder, os.W_OK) or (
+        os.path.exists(out) and not os.access(out, os.W_OK)
+    ):
+        problem = "not writable"
+    else:
+        problem = None
+    if problem:
+        raise UserInputError(
+            f"--out must be a file in a writable folder. Received: {out!r} ({problem})"
+        )
+    if suffix == ".png" and n_texts > _MAX_PNG_TEXTS:
+        raise UserInputError(
+            f"A .png holds at most {_MAX_PNG_TEXTS} texts; write .html for more. "
+            f"Received: {n_texts} texts"
+        )
+    return suffix
+
+
+def _model_inputs(model, texts, args):
+    """The model's input for `texts` and the tokens that each position shows."""
+    from keras_attnviz.vocabulary import Vocabulary
+
+    if len(model.inputs) != 1:
+        raise UserInputError(
+            "`render` supports models with one text input. Received: a model "
+            f"with {len(model.inputs)} inputs"
+        )
+    spec = model.inputs[0]
+    if spec.dtype == "string":
+        if args.pad != "post":
+            raise UserInputError(
+                "--pad pre does not apply to a model with a TextVectorization "
+                "layer: it pads at the end. Received: --pad pre"
+            )
+        return _string_inputs(model, texts)
+    if args.vocab is None:
+        raise UserInputError(
+            "--vocab is required for a model whose input is integer ids. "
+            "Received: no --vocab"
+        )
+    # Vocabulary.load names the file in its errors: unreadable, bad JSON,
+    # repeated tokens.
+    with as_user_error(ValueError, OSError):
+        vocab = Vocabulary.load(args.vocab, level=args.level)
+    token_lists = [vocab.tokenize(text) for text in texts]
+    maxlen = spec.shape[1] if len(spec.shape) > 1 else None
+    if maxlen is None:
+        maxlen = max(len(tokens) for tokens in token_lists)
+    # encode's ValueError: a text longer than the input, or a token the
+    # vocabulary lacks.
+    with as_user_error(ValueError):
+        ids = vocab.encode(texts, maxlen=maxlen, padding=args.pad)
+    _check_ids_fit(model, ids, vocab)
+    return ids, token_lists
+
+
+def _check_ids_fit(model, ids, vocab):
+    """An id past the Embedding's table would fail deep inside TensorFlow."""
+    embedding = _find_layer(model, "Embedding")
+    if embedding is not None and ids.size and ids.max() >= embedding.input_dim:
+        largest = int(ids.max())
+        raise UserInputError(
+            f"--vocab ids must be below {embedding.input_dim}, the size of the "
+            f"model's Embedding. Received: id {largest} for "
+            f"{vocab.tokens[largest]!r}"
+        )
+
+
+def _string_inputs(model, texts):
+    import numpy as np
+
+    vectorizer = _find_layer(model, "TextVectorization")
+    if vectorizer is None:
+        raise UserInputError(
+            "A model with a string input must hold a TextVectorization layer "
+            "to split texts into tokens. Received: none in the model"
+        )
+    strings = np.asarray(texts, dtype=object)
+    vocabulary = vectorizer.get_vocabulary()
+    ids = np.asarray(vectorizer(strings))
+    token_lists = [[vocabulary[i] for i in row if i != 0] for row in ids]
+    limit = vectorizer.get_config().get("output_sequence_length")
+    if limit:
+        for text, count in zip(texts, _token_counts(vectorizer, strings), strict=True):
+            if count > limit:
+                raise UserInputError(
+                    f"The text is longer than the model's input: at most {limit} "
+                    f"tokens. Received: {count} in {text[:40]!r}"
+                )
+    return strings, token_lists
+
+
+def _token_counts(vectorizer, strings):
+    """How many tokens each string has before `output_sequence_length` cuts it."""
+    import keras
+
+    config = {**vectorizer.get_config(), "output_sequence_length": None}
+    twin = keras.layers.TextVectorization.from_config(config)
+    if config.get("vocabulary") is None:
+        twin.set_vocabulary(vectorizer.get_vocabulary(include_special_tokens=False))
+    return (keras.ops.convert_to_numpy(twin(strings)) != 0).sum(axis=-1)
+
+
+def _find_layer(model, class_name):
+    """The first layer of that Keras class, nested models included."""
+    import keras
+
+    layer_class = getattr(keras.layers, class_name)
+    for layer in model.layers:
+        if isinstance(layer, layer_class):
+            return layer
+        if isinstance(layer, keras.Model):
+            found = _find_layer(layer, class_name)
+            if found is not None:
+                return found
+    return None
+
+
+def _first_output(outputs):
+    while isinstance(outputs, (list, tuple, dict)):
+        outputs = list(outputs.values())[0] if isinstance(outputs, dict) else outputs[0]
+    # The probe's outputs are NumPy arrays.
+    return outputs.reshape(len(outputs), -1)
+
+
+def _format_prediction(row):
+    if row.size == 1:
+        return f"{row[0]:.3f}"
+    return f"class {int(row.argmax())} ({row.max():.3f})"
+
+
+def _one_row(amap):
+    """1-D weights for spans: multi-query maps are averaged over queries."""
+    weights = amap.weights
+    if weights.ndim == 1:
+        return amap
+    from keras_attnviz.probe.results import AttentionMap
+
+    mean = weights.reshape(-1, weights.shape[-1]).mean(axis=0)
+    return AttentionMap(mean, tokens=amap.tokens, layer=amap.layer)
+
+
+def _save_html(out, maps, predictions, name, level):
+    from keras_attnviz.render import html_report
+
+    rank = max(amap.weights.ndim for amap in maps)
+    title = f"Attention of layer {name!r}"
+    if rank > 1:
+        over = "heads and queries" if rank > 2 else "queries"
+        title += f" (averaged over {over})"
+    report = html_report(
+        [_one_row(amap) for amap in maps],
+        predictions=[_format_prediction(row) for row in predictions],
+        level=level,
+    )
+    # --out was checked, but writing can still fail: a full disk, a folder
+    # removed meanwhile.
+    with as_user_error(OSError):
+        report.save(out, title=title)
+
+
+def _save_png(out, maps, predictions, name):
+    from matplotlib.figure import Figure
+
+    from keras_attnviz.render import heatmap
+
+    figure = Figure(figsize=(10, 1.2 + 1.6 * len(maps)), layout="constrained")
+    for i, amap in enumerate(maps):
+        ax = figure.add_subplot(len(maps), 1, i + 1)
+        shown = _one_row(amap) if amap.weights.ndim > 2 else amap
+        heatmap(shown, ax=ax)
+        ax.set_title(
+            f"{name}: prediction {_format_prediction(predictions[i])}",
+            fontsize=9,
+            parse_math=False,
+        )
+    # As for HTML: the write itself can still fail.
+    with as_user_error(OSError):
+        figure.savefig(out, dpi=110)

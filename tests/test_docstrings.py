@@ -21,15 +21,6 @@ import pytest
 
 import keras_attnviz
 
-# Examples in modules that their owners are rewriting and will make run. Not
-# strict: once an example passes, its name is to be taken out of this set.
-XFAIL = {
-    "keras_attnviz.cli.demo.run_demo",
-    "keras_attnviz.cli.model_views.describe_attention_layers",
-}
-_XFAIL_PACKAGES = ("keras_attnviz.cli.", "keras_attnviz.probe.")
-_XFAIL_MARK = pytest.mark.xfail(strict=False, reason="owned by the probe/cli rewrite")
-
 _FENCE = re.compile(r"^[ \t]*```python[ \t]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S)
 _PROMPT = re.compile(r"^[ \t]*>>>", re.M)
 _DOCTEST_OPTIONS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
@@ -78,9 +69,8 @@ def _examples():
             unfenced = _FENCE.sub("", text)
             if _PROMPT.search(unfenced):
                 blocks.append(unfenced)
-            marks = [_XFAIL_MARK] if name in XFAIL else []
             for block in blocks:
-                yield pytest.param(name, textwrap.dedent(block), id=name, marks=marks)
+                yield pytest.param(name, textwrap.dedent(block), id=name)
 
 
 EXAMPLES = list(_examples())
@@ -105,11 +95,6 @@ def test_example_runs(name, source, tmp_path, monkeypatch):
         _run_doctest(name, source, namespace)
     else:
         exec(compile(source, name, "exec"), namespace)
-
-
-def test_xfail_names_only_existing_probe_and_cli_examples():
-    assert sorted(XFAIL - EXAMPLE_NAMES) == []
-    assert [name for name in XFAIL if not name.startswith(_XFAIL_PACKAGES)] == []
 
 
 @pytest.mark.parametrize(

@@ -30,3 +30,28 @@ def test_model_without_attention_is_bad_input(user_error, tmp_path):
     inputs = keras.Input((4,))
     keras.Model(inputs, keras.layers.Dense(1)(inputs)).save(tmp_path / "dense.keras")
     assert "no attention layer" in user_error("inspect", tmp_path / "dense.keras")
+
+
+def test_inspect_lists_attention_at_any_depth_with_paths(run_cli, tmp_path):
+    # A keras-hub backbone: attention inside its Transformer layers, found by
+    # path; its file reloads with keras-hub installed (a dev dependency).
+    import keras_hub
+
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=30,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=6,
+    )
+    backbone.save(tmp_path / "bert.keras")
+    code, out, err = run_cli("inspect", tmp_path / "bert.keras")
+    assert code == 0, err
+    heading, _, *rows = out.splitlines()
+    assert heading.endswith("bert.keras: 2 attention layer(s)")
+    assert [row.split()[:2] for row in rows] == [
+        [f"transformer_layer_{i}/self_attention_layer", "MultiHeadAttention"]
+        for i in range(2)
+    ]
+    assert all(row.endswith("(None, 2, None, None)") for row in rows)

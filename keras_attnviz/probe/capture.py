@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import inspect
 import math
+import threading
 
 import keras
 from keras import ops
@@ -65,13 +66,18 @@ class Recorder:
         self.selected = selected
         self.captures = []
         self.running = []
+        # `keras.ops` is patched for every thread while the probe runs; only
+        # calls from the probe's own thread are its model's.
+        self._thread = threading.get_ident()
 
     def add(self, capture):
         if id(capture.site) in self.selected:
             self.captures.append(capture)
 
     def innermost(self):
-        return self.running[-1] if self.running else None
+        if threading.get_ident() != self._thread or not self.running:
+            return None
+        return self.running[-1]
 
     @contextlib.contextmanager
     def inside(self, site, self_attention):

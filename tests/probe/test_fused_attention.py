@@ -98,3 +98,25 @@ def test_weights_that_do_not_reproduce_the_kernel_are_refused(rng, monkeypatch):
     monkeypatch.setattr(capture, "fused_attention_weights", skewed)
     with pytest.raises(ValueError, match="do not reproduce its output"):
         AttentionProbe(model).predict([x, padding], verbose=0)
+
+
+def test_fused_calls_from_other_threads_are_not_recorded(rng):
+    # While the probe traces its model, `keras.ops.dot_product_attention` is
+    # patched for every thread; another thread's call must pass through.
+    import threading
+
+    from keras_attnviz.probe import discovery
+
+    recorder = capture.Recorder(selected=set())
+    site = discovery.Site(("fused",), None, discovery.FRAME, 0)
+    q = rng.normal(size=(1, 3, 2, 4)).astype("float32")
+    seen = []
+    with recorder.inside(site, self_attention=True):
+        assert recorder.innermost().site is site
+        worker = threading.Thread(target=lambda: seen.append(recorder.innermost()))
+        worker.start()
+        worker.join()
+        hooked = capture._fused_hook(keras.ops.dot_product_attention, recorder)
+        hooked(q, q, q)
+    assert seen == [None]
+    assert recorder.captures == []  # the site was not selected

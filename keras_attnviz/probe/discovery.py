@@ -68,24 +68,31 @@ def is_graph_model(model):
 
 
 def walk(model):
-    """Every layer of `model` below it, as `Site`s, outer layers first."""
+    """Every layer of `model` below it, as `Site`s, outer layers first.
+
+    A layer held in several places (shared weights) is one site, at the first
+    place it is found.
+    """
     sites = []
-    _walk(model, (), 0, sites, outer_graph=True)
+    _walk(model, (), 0, sites, set(), outer_graph=True)
     return sites
 
 
-def _walk(layer, path, anchor, sites, outer_graph):
+def _walk(layer, path, anchor, sites, seen, outer_graph):
     # Names stay short inside graphs: below a graph model reached through
     # graph models only (not a Sequential held by a custom layer), a layer is
     # named from the layer that is a node of the innermost graph.
     graph = outer_graph and is_graph_model(layer)
     for name, child in _children(layer):
+        if id(child) in seen:
+            continue
+        seen.add(id(child))
         child_path = (*path, name)
         child_anchor = len(path) if graph else anchor
         kind = _kind(child)
         sites.append(Site(child_path, child, kind, child_anchor))
         if kind in (FRAME, None):
-            _walk(child, child_path, child_anchor, sites, graph)
+            _walk(child, child_path, child_anchor, sites, seen, graph)
 
 
 def _children(layer):
@@ -136,7 +143,7 @@ def _holds_attention(layer):
 def walk_layer(layer):
     """The `Site`s below one layer (as `walk`, for a layer that is no model)."""
     sites = []
-    _walk(layer, (), 0, sites, outer_graph=False)
+    _walk(layer, (), 0, sites, set(), outer_graph=False)
     return sites
 
 

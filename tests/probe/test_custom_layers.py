@@ -198,3 +198,19 @@ def test_a_layer_asking_for_scores_itself_still_gets_them(rng):
     result = AttentionProbe(model).predict(ids, verbose=0)
     model(ids)
     np.testing.assert_allclose(result.attention["block/att"], block.scores, atol=1e-6)
+
+
+def test_a_layer_shared_by_two_blocks_is_one_layer_called_twice(rng):
+    shared = layers.MultiHeadAttention(2, 4)
+    first = AttendingBlock("positional", shared, name="first")
+    second = AttendingBlock("positional", shared, name="second")
+    inputs = keras.Input((5, 8))
+    model = keras.Model(inputs, second(first(inputs)))
+    probe = AttentionProbe(model)
+    assert probe.layer_names == ["first/att", "first/att:1"]
+    x = rng.normal(size=(2, 5, 8)).astype("float32")
+    result = probe.predict(x, verbose=0)
+    assert_outputs_equal(result, model.predict(x, verbose=0))
+    expected = scores_by_hand(shared, model, x)
+    for name, want in zip(probe.layer_names, expected, strict=True):
+        np.testing.assert_allclose(result.attention[name], want, atol=1e-6)

@@ -104,6 +104,7 @@ def test_example_runs(name, source, tmp_path, monkeypatch):
         "keras_attnviz.layers",
         "keras_attnviz.render",
         "keras_attnviz.saving",
+        "keras_attnviz.analysis",
     ],
 )
 def test_public_classes_and_functions_have_examples(package):

@@ -357,22 +357,17 @@ def test_a_front_end_inserting_the_output_and_running_its_scripts(
 
 
 @pytest.mark.parametrize("make", [head_view, model_view], ids=["head", "model"])
-def test_12_layers_of_12_heads_at_128_tokens_open_in_under_a_second(
+def test_12_layers_of_12_heads_at_128_tokens_fit_in_5_mb_and_open(
     page, tmp_path, rng, make
 ):
+    # The load time is measured by benchmarks/bench_views.py, not here: no
+    # test is timed.
     weights = softmax_rows(
         3 * rng.standard_normal((12, 12, 128, 128)).astype(np.float32)
     )
     view = make({f"layer {i}": layer for i, layer in enumerate(weights)})
     path = tmp_path / "large.html"
     view.save(path)
-    times = []
-    for _ in range(3):
-        times.append(
-            page.goto(path).evaluate(
-                "performance.getEntriesByType('navigation')[0].loadEventEnd"
-            )
-        )
-    # The best of three: the machine may be busy with other work.
-    assert min(times) < 1000, times
+    assert path.stat().st_size < 5 * 2**20
+    page.goto(path)
     assert page.page.locator("[data-token], .kav-thumb").count() >= 144

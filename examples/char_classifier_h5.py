@@ -22,8 +22,8 @@ import numpy as np
 from example_args import parse_example_args
 
 import keras_attnviz
-from keras_attnviz.datasets import cue_sentences
 from keras_attnviz.cli.demo import LAYER_NAME, MAXLEN, build_classifier
+from keras_attnviz.datasets import cue_sentences
 from keras_attnviz.render import html_report, styler
 
 

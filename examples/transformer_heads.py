@@ -19,9 +19,11 @@ import keras
 import numpy as np
 from example_args import parse_example_args
 from keras import layers, ops
+from matplotlib.figure import Figure
 
 import keras_attnviz
-from keras_attnviz.render import heads_grid
+from keras_attnviz.analysis import attention_rollout
+from keras_attnviz.render import head_view, heads_grid, heatmap, model_view
 
 LENGTH = 12
 VOCAB = 20
@@ -112,10 +114,24 @@ def main(argv=None):
     )
     path = os.path.join(args.out, "transformer_heads.png")
     figure.savefig(path, dpi=100, bbox_inches="tight")
+
+    # The same sample, to explore in a browser (offline pages), and the
+    # rollout through both blocks: how much each position draws on each input.
+    pages = []
+    for view, name in ((head_view, "head_view.html"), (model_view, "model_view.html")):
+        pages.append(os.path.join(args.out, name))
+        view(result, labels, sample=0, rollout=True).save(pages[-1])
+    rollout = attention_rollout(result)[0]
+    figure = Figure(figsize=(6, 5), layout="constrained")
+    heatmap(rollout, labels, labels, ax=figure.add_subplot())
+    figure.suptitle("Attention rollout through both blocks (Abnar & Zuidema 2020)")
+    rollout_path = os.path.join(args.out, "rollout.png")
+    figure.savefig(rollout_path, dpi=100)
     return {
         "best_head_previous_token_mass": best_previous_token_mass(result),
         "untrained_best_head_previous_token_mass": untrained,
-        "pictures": [path],
+        "pictures": [path, rollout_path],
+        "pages": pages,
     }
 
 

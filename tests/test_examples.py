@@ -56,3 +56,8 @@ def test_example_finds_the_planted_structure(name, tmp_path, monkeypatch):
         else:
             text = path.read_text(encoding="utf-8")
             assert "background-color" in text
+    for page in metrics.get("pages", []):
+        # Interactive views: standalone, the data inline, nothing fetched.
+        text = pathlib.Path(page).read_text(encoding="utf-8")
+        assert "data-token" in text or "<script" in text
+        assert "http://" not in text and "https://" not in text

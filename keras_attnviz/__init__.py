@@ -26,6 +26,7 @@ from keras_attnviz.version import __version__
 _PUBLIC = {
     "AdditiveAttention": "layers",
     "AttentionMap": "probe.results",
+    "AttentionMonitor": "callbacks",
     "AttentionProbe": "probe.attention_probe",
     "DotProductAttention": "layers",
     "ProbeResult": "probe.results",

@@ -16,6 +16,28 @@ class _TagCounter(html.parser.HTMLParser):
         self.counts[tag] = self.counts.get(tag, 0) + 1
 
 
+class _EpochFrames(html.parser.HTMLParser):
+    """The `(epoch, [(character, weight), ...])` frames of an epoch page."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.frames = []
+        self._title = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("class") == "kav-frame":
+            self.frames.append((int(attrs["data-epoch"]), []))
+        coloured = "background-color" in attrs.get("style", "")
+        self._title = attrs["title"] if tag == "span" and coloured else None
+
+    def handle_data(self, data):
+        if self._title is not None:
+            self.frames[-1][1].append((data, float(self._title)))
+            self._title = None
+
+
 def test_demo_writes_every_view_and_finds_the_cue(tmp_path):
     summary = run_demo(tmp_path, epochs=4, n_train=2000, n_test=60, verbose=0)
     assert isinstance(summary, DemoSummary)
@@ -26,6 +48,7 @@ def test_demo_writes_every_view_and_finds_the_cue(tmp_path):
         "report.html",
         "heatmap.png",
         "table.html",
+        "attention_epochs.html",
         "model.h5",
         "vocab.json",
     } <= names
@@ -39,6 +62,15 @@ def test_demo_writes_every_view_and_finds_the_cue(tmp_path):
     assert _TagCounter(table).counts["td"] >= len("superb")
     assert "background-color" in table
     assert "accuracy" in str(summary) and "cue" in str(summary)
+
+    # The epoch page: one frame per epoch, the cue's weight growing.
+    page = _EpochFrames((tmp_path / "attention_epochs.html").read_text("utf-8"))
+    assert [epoch for epoch, _ in page.frames] == [0, 1, 2, 3, 4]
+    cue = []
+    for _, frame in page.frames:
+        start = "".join(text for text, _ in frame).index("superb")
+        cue.append(sum(weight for _, weight in frame[start : start + len("superb")]))
+    assert cue[-1] > max(0.5, 2 * cue[0])
 
 
 def test_demo_command_runs_the_demo_and_prints_what_it_wrote(

@@ -6,6 +6,7 @@ Example:
 keras-attnviz demo --out attnviz-demo
 keras-attnviz inspect model.h5
 keras-attnviz render model.h5 --vocab vocab.json --text "what a superb day" --out a.html
+keras-attnviz explain model.h5 --vocab vocab.json --text "a superb day" --out b.html
 ```
 """
 
@@ -21,6 +22,7 @@ from keras_attnviz.cli.user_input import UserInputError
 # that command runs.
 _COMMAND_MODULES = {
     "demo": "keras_attnviz.cli.demo",
+    "explain": "keras_attnviz.cli.explain_command",
     "inspect": "keras_attnviz.cli.inspect_command",
     "render": "keras_attnviz.cli.render_command",
 }

@@ -71,44 +71,77 @@ def build_parser():
         description="Render the attention weights a saved model gives to texts, "
         "as coloured spans (.html) or heatmaps (.png).",
     )
-    render.add_argument("model", metavar="MODEL", help="a .keras or .h5 model file")
-    texts = render.add_mutually_exclusive_group(required=True)
+    _add_text_options(render, shown="render")
+    render.add_argument("--layer", help="the attention layer to show")
+    render.add_argument(
+        "--out", required=True, metavar="FILE", help="FILE.html or FILE.png"
+    )
+
+    explain = commands.add_parser(
+        "explain",
+        help="compare a saved model's attention with attribution on texts",
+        description="For each text, the attention weights and the integrated "
+        "gradients of the predicted class side by side, and for the batch a "
+        "table of how faithful each is: how much the prediction drops when the "
+        "tokens each ranks highest are removed, and how often its top token is "
+        "the one whose removal hurts most.",
+    )
+    _add_text_options(explain, shown="explain")
+    explain.add_argument(
+        "--layer", help="the attention layer shown beside the attribution"
+    )
+    explain.add_argument(
+        "--embedding",
+        metavar="LAYER",
+        help="the layer that turns ids into vectors, where attribution is "
+        "measured (default: the model's one Embedding layer)",
+    )
+    explain.add_argument(
+        "--steps",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="integrated gradients' steps (default 50)",
+    )
+    explain.add_argument("--out", required=True, metavar="FILE", help="FILE.html")
+
+    # Accepted after the command too. SUPPRESS leaves an option a sub-parser
+    # did not see unset, so it does not overwrite what the main parser read.
+    for command in (demo, inspect, render, explain):
+        _add_global_options(command, default=argparse.SUPPRESS)
+    return parser
+
+
+def _add_text_options(command, *, shown):
+    """MODEL and the texts it reads, shared by the commands that run a model."""
+    command.add_argument("model", metavar="MODEL", help="a .keras or .h5 model file")
+    texts = command.add_mutually_exclusive_group(required=True)
     texts.add_argument(
-        "--text", action="append", help="a text to render (repeat for several)"
+        "--text", action="append", help=f"a text to {shown} (repeat for several)"
     )
     texts.add_argument(
         "--texts", metavar="FILE", help="a UTF-8 file with one text per line"
     )
-    render.add_argument(
+    command.add_argument(
         "--level",
         choices=("char", "word"),
         default="char",
         help="what one token of --vocab is: a character, or a word between "
         "spaces (id-input models; a TextVectorization layer splits texts itself)",
     )
-    render.add_argument(
+    command.add_argument(
         "--vocab",
         metavar="FILE",
         help="vocabulary of an id-input model: JSON token -> id, or one token "
         "per line (line number = id)",
     )
-    render.add_argument("--layer", help="the attention layer to show")
-    render.add_argument(
+    command.add_argument(
         "--pad",
         choices=("pre", "post"),
         default="post",
         help="where ids are padded (id-input models; TextVectorization pads at "
         "the end)",
     )
-    render.add_argument(
-        "--out", required=True, metavar="FILE", help="FILE.html or FILE.png"
-    )
-
-    # Accepted after the command too. SUPPRESS leaves an option a sub-parser
-    # did not see unset, so it does not overwrite what the main parser read.
-    for command in (demo, inspect, render):
-        _add_global_options(command, default=argparse.SUPPRESS)
-    return parser
 
 
 def _add_global_options(parser, *, default):

@@ -1,0 +1,44 @@
+"""The traced passes are kept with the model: traced once, and never keeping it
+alive."""
+
+import gc
+import weakref
+
+import keras
+import numpy as np
+
+from keras_attnviz.attribution import integrated_gradients, occlusion
+from keras_attnviz.attribution.runner import _EmbeddingHook
+
+from .models import pooled_classifier, pre_padded_ids
+
+
+def test_a_second_call_traces_nothing(rng, monkeypatch):
+    keras.utils.set_random_seed(0)
+    model = pooled_classifier(5)
+    ids = pre_padded_ids(rng, 3, 5, [5, 2, 4])
+    first = integrated_gradients(model, ids, steps=4)
+    traces = []
+    reset = _EmbeddingHook.reset
+    monkeypatch.setattr(
+        _EmbeddingHook,
+        "reset",
+        lambda self, **kw: traces.append(1) or reset(self, **kw),
+    )
+    more_samples = pre_padded_ids(rng, 7, 5, rng.integers(1, 6, 7))
+    again = integrated_gradients(model, np.concatenate([ids, more_samples]), steps=4)
+    assert traces == []  # the hook is reset only when a pass traces
+    np.testing.assert_allclose(again.scores[:3], first.scores, rtol=1e-6)
+    occlusion(model, ids)
+    assert len(traces) == 1  # removal is a pass of its own
+
+
+def test_the_model_is_not_kept_alive(rng):
+    model = pooled_classifier(5)
+    ids = pre_padded_ids(rng, 2, 5, [5, 3])
+    integrated_gradients(model, ids, steps=2)
+    occlusion(model, ids)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None

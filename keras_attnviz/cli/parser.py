@@ -69,10 +69,30 @@ def build_parser():
         "render",
         help="render the attention of a saved model on texts",
         description="Render the attention weights a saved model gives to texts, "
-        "as coloured spans (.html) or heatmaps (.png).",
+        "as coloured spans (.html) or heatmaps (.png), or as an interactive "
+        "head or model view (.html) of a multi-head model's layers.",
     )
     _add_text_options(render, shown="render")
-    render.add_argument("--layer", help="the attention layer to show")
+    render.add_argument(
+        "--layer",
+        action="append",
+        help="an attention layer to show (default: the first for spans, every "
+        "layer for --view heads|model; repeat for several)",
+    )
+    render.add_argument(
+        "--view",
+        choices=("spans", "heads", "model"),
+        default="spans",
+        help="spans: coloured tokens (.html) or heatmaps (.png), one per text; "
+        "heads: lines from each query to its keys, one colour per head; model: "
+        "every layer and head as a grid of thumbnails (heads and model: one "
+        "text, .html)",
+    )
+    render.add_argument(
+        "--rollout",
+        action="store_true",
+        help="add the attention rollout of the layers shown (--view heads|model)",
+    )
     render.add_argument(
         "--out", required=True, metavar="FILE", help="FILE.html or FILE.png"
     )

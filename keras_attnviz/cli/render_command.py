@@ -33,6 +33,7 @@ def run(args):
     """
     texts = _read_texts(args.texts) if args.texts else _check_texts(args.text)
     suffix = _check_out(args.out, len(texts))
+    _check_view(args, suffix, len(texts))
     if args.vocab is not None:
         check_file(args.vocab, "--vocab")
     model = load_model_file(args.model, verbose=args.verbose)
@@ -41,7 +42,7 @@ def run(args):
     # ValueError here: the model holds no attention layer, cannot be probed,
     # or has no layer named --layer.
     with as_user_error(ValueError):
-        probe = AttentionProbe(model, layers=[args.layer] if args.layer else None)
+        probe = AttentionProbe(model, layers=args.layer)
     name = probe.layer_names[0]
     inputs, token_lists = _model_inputs(model, texts, args)
     for text, tokens in zip(texts, token_lists, strict=True):
@@ -56,6 +57,10 @@ def run(args):
     named = as_user_error(ValueError) if args.layer else contextlib.nullcontext()
     with named:
         result = probe.predict(inputs, verbose=1 if args.texts else 0)
+    if args.view != "spans":
+        _save_view(args, result, token_lists[0])
+        print(args.out)
+        return
     maps = [
         result.sample(i, name, tokens=tokens, padding=args.pad)
         for i, tokens in enumerate(token_lists)
@@ -130,6 +135,78 @@ def _check_out(out, n_texts):
             f"Received: {n_texts} texts"
         )
     return suffix
+
+
+def _check_view(args, suffix, n_texts):
+    """--view, --layer and --rollout agree with each other and with --out."""
+    if args.view == "spans":
+        if args.layer and len(args.layer) > 1:
+            raise UserInputError(
+                "--view spans shows one layer: give --layer once, or use --view "
+                f"heads|model for several. Received: --layer {args.layer}"
+            )
+        if args.rollout:
+            raise UserInputError(
+                "--rollout goes with --view heads or --view model. Received: "
+                "--rollout with --view spans"
+            )
+        return
+    if suffix != ".html":
+        raise UserInputError(
+            f"--view {args.view} is an interactive page: --out must end with "
+            f".html. Received: {args.out!r}"
+        )
+    if n_texts != 1:
+        raise UserInputError(
+            f"--view {args.view} shows one text. Received: {n_texts} texts"
+        )
+
+
+def _save_view(args, result, tokens):
+    """The head or model view of every layer probed, for the one text."""
+    from keras_attnviz.render import head_view, model_view
+
+    names = list(result.attention)
+    # Cut to the text's tokens as for spans: by the layer's mask, else --pad.
+    maps = {
+        name: result.sample(0, name, tokens=tokens, padding=args.pad) for name in names
+    }
+    shapes = {name: amap.weights.shape[-2:] for name, amap in maps.items()}
+    kinds = {name in result.self_attention for name in names}
+    if len(set(shapes.values())) > 1 or len(kinds) > 1:
+        raise UserInputError(
+            f"--view {args.view} shows layers of one kind and shape (queries, "
+            "keys); pick them with --layer. Received: "
+            + ", ".join(
+                f"{name!r} {'self' if name in result.self_attention else 'cross'}"
+                f"-attention {shapes[name]}"
+                for name in names
+            )
+        )
+    if args.rollout:
+        _check_rollout(maps, self_attention=kinds.pop(), pad=args.pad)
+    make = head_view if args.view == "heads" else model_view
+    view = make(maps, rollout=args.rollout)
+    # As for spans: the write itself can still fail.
+    with as_user_error(OSError):
+        view.save(args.out, title=f"Attention of {os.path.basename(args.model)}")
+
+
+def _check_rollout(maps, *, self_attention, pad):
+    """Rollout composes self-attention that stays on the text's tokens."""
+    if not self_attention:
+        raise UserInputError(
+            "--rollout needs self-attention layers, whose queries are the "
+            f"tokens. Received: cross-attention layers {list(maps)}"
+        )
+    for name, amap in maps.items():
+        lost = 1 - amap.weights.sum(axis=-1).min()
+        if lost > 1e-3:
+            raise UserInputError(
+                "--rollout needs layers that attend to the text's tokens only; "
+                f"{name!r} is not masked and gives up to {lost:.1%} of a "
+                f"query's attention to padding. Received: --pad {pad}"
+            )
 
 
 def _model_inputs(model, texts, args):

@@ -125,3 +125,34 @@ def run_fresh(fresh_env):
         return report["code"], "\n".join(out), done.stderr, report["loaded"]
 
     return run
+
+
+@pytest.fixture(scope="session")
+def transformer_model(tmp_path_factory):
+    """A word-level id model: two self-attention blocks, then attention pooling.
+
+    Saved as .keras with its vocabulary; the blocks are keras.io's shape
+    (`MultiHeadAttention` with 2 heads, residual and normalisation).
+    """
+    import keras
+
+    import keras_attnviz
+    from keras_attnviz.vocabulary import Vocabulary
+
+    folder = tmp_path_factory.mktemp("transformer_model")
+    vocab = Vocabulary.from_texts(
+        ["what a superb day", "a slow <b>day</b>"], level="word"
+    )
+    keras.utils.set_random_seed(0)
+    ids = keras.Input((8,), dtype="int32")
+    x = keras.layers.Embedding(len(vocab), 16, mask_zero=True)(ids)
+    for block in range(2):
+        attended = keras.layers.MultiHeadAttention(
+            num_heads=2, key_dim=8, name=f"self_attention_{block}"
+        )(x, x)
+        x = keras.layers.LayerNormalization()(x + attended)
+    pooled = keras_attnviz.DotProductAttention(name="pooling")(x)
+    model = keras.Model(ids, keras.layers.Dense(1)(pooled))
+    model.save(folder / "model.keras")
+    vocab.save(folder / "vocab.json")
+    return folder

@@ -75,7 +75,7 @@ def test_readme_usage_lines_name_only_real_options(capsys):
     # A line that starts with spaces continues the command above it.
     usages = re.split(r"\n(?=keras-attnviz )", block.strip())
     commands = [re.match(r"keras-attnviz (\w*)", usage).group(1) for usage in usages]
-    assert commands == ["", "demo", "inspect", "render"]
+    assert commands == ["", "demo", "inspect", "render", "explain"]
     for command, usage in zip(commands, usages, strict=True):
         shown = set(
             re.findall(r"--[a-z]+", _help([command] if command else [], capsys))

@@ -28,10 +28,15 @@ _PUBLIC = {
     "AttentionMap": "probe.results",
     "AttentionMonitor": "callbacks",
     "AttentionProbe": "probe.attention_probe",
+    "Attribution": "attribution.attribution",
     "DotProductAttention": "layers",
+    "FaithfulnessReport": "faithfulness",
     "ProbeResult": "probe.results",
     "Vocabulary": "vocabulary",
+    "faithfulness_report": "faithfulness",
+    "integrated_gradients": "attribution.gradients",
     "load_model": "saving.load",
+    "occlusion": "attribution.leave_one_out",
 }
 
 __all__ = [*sorted(_PUBLIC), "__version__"]

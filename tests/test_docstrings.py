@@ -105,6 +105,8 @@ def test_example_runs(name, source, tmp_path, monkeypatch):
         "keras_attnviz.render",
         "keras_attnviz.saving",
         "keras_attnviz.analysis",
+        "keras_attnviz.attribution",
+        "keras_attnviz.callbacks",
     ],
 )
 def test_public_classes_and_functions_have_examples(package):

@@ -5,6 +5,9 @@ characters' embeddings together with the GRU states. Over the GRU states
 alone nothing makes the picture faithful: every state after the cue already
 carries it, and a query made from the final state put the peak on the cue for
 only 13-15% of positive sentences at 100% accuracy (tests/cli/test_demo.py).
+The demo trains that second, unfaithful model too, and `faithfulness.html`
+measures both side by side, so that the numbers that tell them apart are on
+one page.
 
 An `AttentionMonitor` watches one positive test sentence while the model
 trains, so that `attention_epochs.html` shows the cue winning the attention
@@ -24,6 +27,9 @@ from keras_attnviz.vocabulary import Vocabulary
 MAXLEN = 64
 LAYER_NAME = "attention"
 _DEFAULT_EPOCHS = 4
+# Positive test sentences measured in faithfulness.html (each costs the
+# integrated gradients' 50 steps and one occlusion pass per character).
+_MAX_EXPLAINED = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,19 +42,40 @@ class DemoSummary:
             lies on a character of the cue word.
         n_test: number of test sentences.
         paths: the files written.
+        faithfulness: the `FaithfulnessReport` of each model on positive test
+            sentences, by name: `"demo"` (the classifier above) and
+            `"final_state"` (the unfaithful model, `build_final_state_classifier`).
+        final_state_accuracy: test accuracy of the unfaithful model.
+        final_state_cue_hit_rate: `cue_hit_rate` of the unfaithful model.
     """
 
     accuracy: float
     cue_hit_rate: float
     n_test: int
     paths: tuple
+    faithfulness: dict = dataclasses.field(default_factory=dict)
+    final_state_accuracy: float = float("nan")
+    final_state_cue_hit_rate: float = float("nan")
 
     def __str__(self):
-        return (
+        lines = [
             f"accuracy {self.accuracy:.1%} on {self.n_test} test sentences; "
             f"attention peak on the cue in {self.cue_hit_rate:.1%} of positive "
             "sentences"
-        )
+        ]
+        if self.faithfulness:
+            top1 = {
+                name: report.table.loc[f"attention: {LAYER_NAME}", "top1"]
+                for name, report in self.faithfulness.items()
+            }
+            lines.append(
+                "attention's top character is the one whose removal hurts most "
+                f"in {top1['demo']:.0%} of positive sentences; for the "
+                f"final-state model ({self.final_state_accuracy:.1%} accurate, "
+                f"attention peak on the cue in {self.final_state_cue_hit_rate:.1%}), "
+                f"in {top1['final_state']:.0%}"
+            )
+        return "\n".join(lines)
 
 
 def run(args):
@@ -102,6 +129,27 @@ def build_classifier(vocab_size, maxlen=MAXLEN, *, units=32):
     return keras.Model(ids, output, name="char_gru_attention")
 
 
+def build_final_state_classifier(vocab_size, maxlen=MAXLEN, *, units=32):
+    """An unfaithful twin: attention over GRU states, queried by the final state.
+
+    Every GRU state after the cue already carries it, so the attention can
+    look anywhere while the model classifies perfectly: the demo's contrast
+    to `build_classifier`, whose arguments and return value it shares.
+    """
+    import keras
+
+    from keras_attnviz.layers import DotProductAttention
+
+    ids = keras.Input((maxlen,), dtype="int32", name="char_ids")
+    chars = keras.layers.Embedding(vocab_size, units, mask_zero=True)(ids)
+    states, final_state = keras.layers.GRU(
+        units, return_sequences=True, return_state=True
+    )(chars)
+    context = DotProductAttention(name=LAYER_NAME)([final_state, states])
+    output = keras.layers.Dense(1, activation="sigmoid", name="positive")(context)
+    return keras.Model(ids, output, name="char_gru_final_state_query")
+
+
 def run_demo(
     out_dir="attnviz-demo",
     *,
@@ -136,7 +184,7 @@ def run_demo(
     import keras
 
     from keras_attnviz.callbacks import AttentionMonitor
-    from keras_attnviz.probe import AttentionProbe
+    from keras_attnviz.faithfulness import faithfulness_report
     from keras_attnviz.saving.load import load_model
 
     if n_test < 20:
@@ -157,13 +205,11 @@ def run_demo(
         tokens=[list(test.texts[watched])],
         layers=[LAYER_NAME],
     )
-    model = build_classifier(len(vocab))
-    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
-    model.fit(
+    model = _trained(
+        build_classifier(len(vocab)),
         encode(train),
         train.labels,
-        epochs=epochs or _DEFAULT_EPOCHS,
-        batch_size=64,
+        epochs=epochs,
         verbose=verbose,
         callbacks=[monitor],
     )
@@ -174,34 +220,79 @@ def run_demo(
     vocab.save(vocab_path)
     reloaded = load_model(model_path)
 
-    result = AttentionProbe(reloaded, layers=[LAYER_NAME]).predict(
-        encode(test), verbose=verbose
+    probabilities, maps, hits = _probed(reloaded, encode(test), test, verbose)
+    final_state = _trained(
+        build_final_state_classifier(len(vocab)),
+        encode(train),
+        train.labels,
+        epochs=epochs,
+        verbose=verbose,
     )
-    probabilities = np.asarray(result.outputs).reshape(-1)
-    maps = [
-        result.sample(i, LAYER_NAME, tokens=list(text))
-        for i, text in enumerate(test.texts)
-    ]
-    hits = [
-        _peak_on_cue(amap.weights, span)
-        for amap, span in zip(maps, test.cue_spans, strict=True)
-    ]
-    predictions = (probabilities > 0.5).astype(int)
-    positives = [hit for hit, label in zip(hits, test.labels, strict=True) if label]
-    summary = DemoSummary(
-        accuracy=float(np.mean(predictions == test.labels)),
-        cue_hit_rate=float(np.mean(positives)),
+    final_probabilities, _, final_hits = _probed(final_state, encode(test), test, 0)
+    explained = np.flatnonzero(test.labels)[:_MAX_EXPLAINED]
+    faithfulness = {
+        name: faithfulness_report(
+            classifier, encode(test)[explained], attention_layers=[LAYER_NAME]
+        )
+        for name, classifier in (("demo", reloaded), ("final_state", final_state))
+    }
+    return DemoSummary(
+        accuracy=_accuracy(probabilities, test.labels),
+        cue_hit_rate=_hit_rate(hits),
         n_test=n_test,
         paths=(
             _write_report(out_dir, maps, probabilities, test, hits),
             _write_heatmap(out_dir, maps, probabilities, test),
             _write_table(out_dir, maps[watched]),
             _write_epochs(out_dir, monitor),
+            _write_faithfulness(
+                out_dir, faithfulness, [list(test.texts[i]) for i in explained]
+            ),
             model_path,
             vocab_path,
         ),
+        faithfulness=faithfulness,
+        final_state_accuracy=_accuracy(final_probabilities, test.labels),
+        final_state_cue_hit_rate=_hit_rate(final_hits),
     )
-    return summary
+
+
+def _probed(model, ids, data, verbose):
+    """Probabilities, attention maps, and whether each peak is on the cue."""
+    from keras_attnviz.probe import AttentionProbe
+
+    result = AttentionProbe(model, layers=[LAYER_NAME]).predict(ids, verbose=verbose)
+    maps = [
+        result.sample(i, LAYER_NAME, tokens=list(text))
+        for i, text in enumerate(data.texts)
+    ]
+    hits = [
+        _peak_on_cue(amap.weights, span)
+        for amap, span in zip(maps, data.cue_spans, strict=True)
+    ]
+    return np.asarray(result.outputs).reshape(-1), maps, hits
+
+
+def _hit_rate(hits):
+    """The share of sentences with a cue (positives) whose peak is on it."""
+    return float(np.mean([hit for hit in hits if hit is not None]))
+
+
+def _trained(model, ids, labels, *, epochs, verbose, callbacks=()):
+    model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
+    model.fit(
+        ids,
+        labels,
+        epochs=epochs or _DEFAULT_EPOCHS,
+        batch_size=64,
+        verbose=verbose,
+        callbacks=list(callbacks),
+    )
+    return model
+
+
+def _accuracy(probabilities, labels):
+    return float(np.mean((probabilities > 0.5).astype(int) == labels))
 
 
 def _peak_on_cue(weights, span):
@@ -269,6 +360,48 @@ def _write_epochs(out_dir, monitor):
     monitor.render(level="char").save(
         path, title="keras-attnviz demo: the cue wins the attention, epoch by epoch"
     )
+    return path
+
+
+_FAITHFULNESS_INTRO = """<p>Two classifiers of the same sentences, both nearly always
+right. The first (the demo's) pools the characters' embeddings beside the GRU
+states, so it can only classify by weighting the cue: its attention explains
+it. The second queries the GRU states with the final state: every state after
+the cue already carries it, so its attention can look anywhere. Each table
+compares the attention with integrated gradients, gradient x input, occlusion
+and random scores on the positive test sentences: attention that explains the
+model removes more of the prediction than the random row, and its top
+character is occlusion's.</p>
+"""
+_FAITHFULNESS_HEADINGS = {
+    "demo": "The demo's classifier: attention over [embedding; GRU state]",
+    "final_state": "The final-state query over GRU states",
+}
+
+
+def _write_faithfulness(out_dir, reports, token_lists):
+    from keras_attnviz.cli import explanation_page
+
+    sections = [
+        explanation_page.section(
+            report,
+            token_lists[:8],
+            attention=f"attention: {LAYER_NAME}",
+            level="char",
+            padding="pre",
+            heading=_FAITHFULNESS_HEADINGS[name],
+        )
+        for name, report in reports.items()
+    ]
+    path = os.path.join(out_dir, "faithfulness.html")
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(
+            explanation_page.page(
+                "keras-attnviz demo: is the attention telling the truth?",
+                sections,
+                intro=_FAITHFULNESS_INTRO,
+            )
+        )
     return path
 
 

@@ -6,30 +6,15 @@ starts; this module imports neither it nor NumPy at load time.
 """
 
 import contextlib
-import html
 import os
 
-from keras_attnviz.cli import render_command
+from keras_attnviz.cli import explanation_page, render_command
 from keras_attnviz.cli.user_input import (
     UserInputError,
     as_user_error,
     check_file,
     load_model_file,
 )
-
-# The attributions shown beside the attention, by their rows in the report.
-_ATTRIBUTIONS = {
-    "integrated_gradients": "integrated gradients",
-    "occlusion": "occlusion",
-}
-_PAGE_STYLE = """<style>
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#000;background:#fff}
-.kav-faithfulness{border-collapse:collapse;margin:0.5em 0}
-.kav-faithfulness th,.kav-faithfulness td{border-bottom:1px solid #ddd;
-padding:0.3em 0.6em;text-align:right}
-.kav-faithfulness th:first-child,.kav-faithfulness tbody th{text-align:left}
-.kav-faithfulness-report p{font-size:0.9em;color:#333;max-width:60em}
-</style>"""
 
 
 def run(args):
@@ -81,13 +66,15 @@ def run(args):
             steps=args.steps,
         )
     by_string = model.inputs[0].dtype == "string"
-    page = _page(
+    body = explanation_page.section(
         report,
         token_lists,
         attention=f"attention: {args.layer or probe.layer_names[0]}",
         level="token" if by_string else args.level,
         padding=args.pad,
-        title=f"Attention and attribution of {os.path.basename(args.model)}",
+    )
+    page = explanation_page.page(
+        f"Attention and attribution of {os.path.basename(args.model)}", [body]
     )
     # --out was checked, but writing can still fail (a full disk).
     with as_user_error(OSError), open(args.out, "w", encoding="utf-8") as file:
@@ -99,41 +86,3 @@ def _check_out(out, n_texts):
     if os.path.splitext(out)[1].lower() != ".html":
         raise UserInputError(f"--out must end with .html. Received: {out!r}")
     render_command._check_out(out, n_texts)
-
-
-def _page(report, token_lists, *, attention, level, padding, title):
-    """The standalone page: the faithfulness table, then one row per text."""
-    from keras_attnviz.render import html_spans
-
-    columns = {attention: attention, **_ATTRIBUTIONS}
-    header = "".join(
-        f"<th>{html.escape(name)}</th>" for name in ["#", "explains", *columns.values()]
-    )
-    rows = []
-    first = report.attributions[attention]
-    for i, tokens in enumerate(token_lists):
-        cells = [str(i), f"class {first.target[i]} ({first.target_output[i]:.3f})"]
-        cells = [f"<td>{html.escape(cell)}</td>" for cell in cells]
-        for name in columns:
-            sample = report.attributions[name].sample(i, tokens, padding=padding)
-            spans = html_spans(sample, level=level, **_scale(name, sample))
-            cells.append(f"<td>{spans.to_html()}</td>")
-        rows.append(f"<tr>{''.join(cells)}</tr>")
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{html.escape(title)}</title>\n{_PAGE_STYLE}\n</head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n<h2>How faithful is each?</h2>\n"
-        f"{report.to_html()}\n<h2>The texts</h2>\n"
-        "<p>Attention from 0 (white) to its largest weight; attributions on a "
-        "diverging scale: red raises the predicted class, blue lowers it.</p>\n"
-        f'<table class="kav-report"><thead><tr>{header}</tr></thead><tbody>'
-        f"{''.join(rows)}</tbody></table>\n</body>\n</html>\n"
-    )
-
-
-def _scale(name, sample):
-    """Attention's own scale; a diverging one centred on 0 for signed scores."""
-    if name not in _ATTRIBUTIONS:
-        return {}
-    bound = float(abs(sample.weights).max()) or 1.0
-    return {"cmap": "RdBu_r", "vmin": -bound, "vmax": bound}

@@ -15,7 +15,11 @@ import functools
 
 import numpy as np
 
-from keras_attnviz.cli.demo import MAXLEN, build_classifier
+from keras_attnviz.cli.demo import (
+    MAXLEN,
+    build_classifier,
+    build_final_state_classifier,
+)
 from keras_attnviz.datasets import cue_sentences
 from keras_attnviz.vocabulary import Vocabulary
 
@@ -57,22 +61,6 @@ class CueModels:
         )
 
 
-def final_state_classifier(vocab_size):
-    """Attention over GRU states, queried by the GRU's final state."""
-    import keras
-
-    from keras_attnviz import DotProductAttention
-
-    ids = keras.Input((MAXLEN,), dtype="int32")
-    chars = keras.layers.Embedding(vocab_size, 32, mask_zero=True)(ids)
-    states, final_state = keras.layers.GRU(
-        32, return_sequences=True, return_state=True
-    )(chars)
-    context = DotProductAttention(name="attention")([final_state, states])
-    output = keras.layers.Dense(1, activation="sigmoid")(context)
-    return keras.Model(ids, output)
-
-
 @functools.cache
 def trained_cue_models(n_test=32):
     import keras
@@ -84,7 +72,7 @@ def trained_cue_models(n_test=32):
         return vocab.encode(texts, maxlen=MAXLEN, padding="pre")
 
     models = []
-    for build in (build_classifier, final_state_classifier):
+    for build in (build_classifier, build_final_state_classifier):
         keras.utils.set_random_seed(1)
         model = build(len(vocab))
         model.compile(keras.optimizers.Adam(LEARNING_RATE), "binary_crossentropy")

@@ -406,8 +406,7 @@ def _padded_keys_weighted(weights, key_mask, query_mask):
     if key_mask.all():
         return False
     n, extra = len(weights), weights.ndim - 2
-    padded = ~key_mask.reshape(n, *(1,) * extra, -1)
-    on_padded = np.where(padded, weights, 0).sum(axis=-1, dtype="float64")
+    on_padded = _weight_on_padded_keys(weights, ~key_mask)
     counted = key_mask.any(axis=-1).reshape(n, *(1,) * extra)
     if query_mask is not None and extra > 0:
         if query_mask.shape[-1] != weights.shape[-2]:
@@ -415,6 +414,25 @@ def _padded_keys_weighted(weights, key_mask, query_mask):
         counted = counted & query_mask.reshape(n, *(1,) * (extra - 1), -1)
     counted = np.broadcast_to(counted, on_padded.shape)
     return bool(np.any(on_padded[counted] > _PADDED_WEIGHT_TOLERANCE))
+
+
+def _weight_on_padded_keys(weights, padded):
+    """Each query row's total weight on the keys `padded` `(N, Tk)` marks.
+
+    One matrix product per sample (several times faster than summing a
+    masked copy). A NaN anywhere in a row makes its product NaN; those rows
+    are summed over their padded keys alone, so a NaN on a real key does not
+    hide weight on the padding.
+    """
+    n, n_keys = len(weights), weights.shape[-1]
+    dtype = np.result_type(weights.dtype, np.float32)
+    rows = weights.reshape(n, -1, n_keys)
+    sums = np.matmul(rows, padded.astype(dtype)[:, :, np.newaxis])[..., 0]
+    unknown = np.isnan(sums)
+    if unknown.any():
+        samples = np.nonzero(unknown)[0]
+        sums[unknown] = np.where(padded[samples], rows[unknown], 0).sum(axis=-1)
+    return sums.reshape(weights.shape[:-1])
 
 
 def _sum_tolerance(dtype):

@@ -100,6 +100,8 @@ class EpochPage(_html_document.HTMLDocument):
     ```
     """
 
+    default_title = "Attention over epochs"
+
     def __init__(self, epochs, maps, *, caption="", level="auto", cmap=None):
         epochs = list(epochs)
         try:
@@ -119,18 +121,6 @@ class EpochPage(_html_document.HTMLDocument):
         self.scale = ColorScale(
             np.concatenate([amap.weights.ravel() for amap in self.maps]), cmap=cmap
         )
-
-    def save(self, path, *, title="Attention over epochs"):
-        """Writes a standalone UTF-8 HTML page: inline CSS and script only.
-
-        The page loads nothing (no CDN, no font, no request), so it opens
-        offline.
-
-        Args:
-            path: the file to write (str or path-like).
-            title: the page title (escaped).
-        """
-        super().save(path, title=title)
 
     def _parts(self):
         root_id = f"kav-epochs-{uuid.uuid4().hex}"

@@ -3,11 +3,16 @@
 Colours are inline `style` attributes on each span, so a fragment keeps its
 colours wherever it is pasted; this stylesheet only lays things out, and its
 rules are the same for every fragment, so several on one page never clash.
+
+Text that UTF-8 cannot encode (unpaired surrogates such as `"\\ud800"`) is
+mended the same way in `to_html()` and `save()`, by `inputs.encodable`.
 """
 
 import html
 
 import numpy as np
+
+from keras_attnviz.render.inputs import encodable
 
 STYLESHEET = """<style>
 .kav-spans{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;
@@ -28,7 +33,7 @@ _LEGEND_STOPS = 11
 
 def legend(scale):
     """A colour bar for `scale`: a CSS gradient between its limit labels."""
-    stops = ",".join(scale.css(np.linspace(scale.vmin, scale.vmax, _LEGEND_STOPS)))
+    stops = ",".join(scale.css_at(np.linspace(0.0, 1.0, _LEGEND_STOPS)))
     return (
         '<div class="kav-legend">'
         f"<span>{scale.vmin:.3g}</span>"
@@ -53,27 +58,33 @@ class HTMLDocument:
     """Base of the HTML outputs.
 
     Subclasses write `_parts()`: the markup as a list of strings, joined once
-    here, since a long text makes millions of them.
+    here, since a long text makes millions of them. They may set
+    `default_title`, the title of the page `save` writes.
     """
+
+    default_title = "Attention weights"
 
     def to_html(self):
         """Returns an HTML fragment (layout CSS, then the markup) to embed."""
         parts = self._parts()
         parts.insert(0, STYLESHEET)
-        return "".join(parts)
+        return encodable("".join(parts))
 
     def _repr_html_(self):
         return self.to_html()
 
-    def save(self, path, *, title="Attention weights"):
-        """Writes a standalone UTF-8 HTML page: inline CSS, no script, no CDN.
+    def save(self, path, *, title=None):
+        """Writes a standalone UTF-8 HTML page of `to_html()`'s markup.
+
+        The page is self-contained: inline CSS, and the inline script of the
+        views that have one (no CDN, no font, no request), so it opens offline.
 
         Args:
             path: the file to write (str or path-like).
-            title: the page title (escaped).
+            title: the page title (escaped); default `default_title`.
         """
         parts = self._parts()
-        parts.insert(0, _page_head(title))
+        parts.insert(0, _page_head(self.default_title if title is None else title))
         parts.append(_PAGE_TAIL)
         with open(path, "w", encoding="utf-8") as file:
-            file.write("".join(parts))
+            file.write(encodable("".join(parts)))

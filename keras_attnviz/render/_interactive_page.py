@@ -95,18 +95,6 @@ class InteractiveView(_html_document.HTMLDocument):
         """The static twin of the view, a `matplotlib.figure.Figure`."""
         raise NotImplementedError
 
-    def save(self, path, *, title="Attention weights"):
-        """Writes a standalone UTF-8 HTML page: inline CSS and JavaScript.
-
-        The page loads nothing (no CDN, no font, no request), so it opens
-        offline.
-
-        Args:
-            path: the file to write (str or path-like).
-            title: the page title (escaped).
-        """
-        super().save(path, title=title)
-
     def _parts(self):
         uid = f"kav-{uuid.uuid4().hex}"
         return [

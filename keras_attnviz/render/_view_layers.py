@@ -7,7 +7,7 @@ import numpy as np
 
 from keras_attnviz.render.heads_grid import _head_weights, _position, _select
 from keras_attnviz.render.heatmap import _labels
-from keras_attnviz.render.inputs import unpack_attention_map
+from keras_attnviz.render.inputs import encodable, unpack_attention_map
 
 ROLLOUT = "rollout"
 # A float32 softmax row may exceed 1 by a rounding error.
@@ -77,7 +77,7 @@ class ViewLayers:
         stack, map_tokens, map_queries = _stack(values, names)
         n_heads, n_queries, n_keys = stack.shape[1:]
         columns = _select(heads, list(range(n_heads)), "heads", "head")
-        self.names = [str(name) for name in names]
+        self.names = [encodable(str(name)) for name in names]
         self.weights = list(stack[:, columns])
         self.heads = [list(columns) for _ in names]
         self.head_labels = [[str(column) for column in columns] for _ in names]

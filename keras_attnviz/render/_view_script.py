@@ -281,12 +281,18 @@ SCRIPT = r"""function (uid, data) {
         return parseInt(hex.slice(at, at + 2), 16);
       });
     });
-    var span = data.vmax - data.vmin;
+    var vmin = data.vmin, vmax = data.vmax, span = vmax - vmin;
+    // As `ColorScale.fractions`: halved when the span overflows.
+    var halves = !isFinite(span);
+    if (halves) span = vmax / 2 - vmin / 2;
 
     // The table entry `ColorScale.indices` picks for a weight.
     function colorOf(weight) {
-      var fraction = span > 0 ? (weight - data.vmin) / span : 0;
-      fraction = Math.min(1, Math.max(0, fraction));
+      weight = Math.min(vmax, Math.max(vmin, weight));
+      var fraction = 0;
+      if (span > 0) {
+        fraction = halves ? (weight / 2 - vmin / 2) / span : (weight - vmin) / span;
+      }
       return table[Math.min(Math.floor(fraction * table.length), table.length - 1)];
     }
 

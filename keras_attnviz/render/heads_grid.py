@@ -7,7 +7,7 @@ import numpy as np
 
 from keras_attnviz.render.color_scale import ColorScale
 from keras_attnviz.render.heatmap import _HeatmapPlotter, _labels
-from keras_attnviz.render.inputs import as_weights, unpack_attention_map
+from keras_attnviz.render.inputs import as_weights, encodable, unpack_attention_map
 
 AVERAGE_TITLE = "head mean"
 # Layout in inches. Set by hand rather than by a layout engine, whose cost grows
@@ -128,7 +128,7 @@ class _HeadsGrid:
         rows = _select(layers, names, "layers", "layer")
         columns = _select(heads, list(range(n_heads)), "heads", "head")
         panels = stack[rows][:, columns]
-        self.row_titles = [f"layer {names[row]}" for row in rows]
+        self.row_titles = [encodable(f"layer {names[row]}") for row in rows]
         self.column_titles = [f"head {column}" for column in columns]
         if average:
             panels = np.concatenate([panels, panels.mean(axis=1, keepdims=True)], 1)
@@ -197,7 +197,7 @@ class _HeadsGrid:
                     bar_height / height,
                 )
             )
-            figure.colorbar(image, cax=bar)
+            scale.colorbar(figure, image, cax=bar)
         return figure
 
 

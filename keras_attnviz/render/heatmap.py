@@ -3,7 +3,7 @@
 import numpy as np
 
 from keras_attnviz.render.color_scale import ColorScale
-from keras_attnviz.render.inputs import as_weights, unpack_attention_map
+from keras_attnviz.render.inputs import as_weights, encodable, unpack_attention_map
 from keras_attnviz.tokens import as_tokens
 
 
@@ -160,14 +160,14 @@ class _HeatmapPlotter:
     def plot(self, ax, *, cbar=True, **kwargs):
         """Draws the heatmap on `ax` and returns the image artist."""
         image = ax.imshow(
-            self.data,
+            self.data / self.scale.unit,
             cmap=self.scale.cmap,
             norm=self.scale.norm,
             **{"interpolation": "nearest", "aspect": "auto", **kwargs},
         )
         ax.grid(False)
         if cbar:
-            ax.figure.colorbar(image, ax=ax)
+            self.scale.colorbar(ax.figure, image, ax=ax)
         # Sizes are read after the colour bar took its room from `ax`.
         width, height = _size_in_points(ax)
         _set_token_ticks(ax.xaxis, self.x_labels, width)
@@ -235,7 +235,8 @@ def _blank(values, hidden):
 
 
 def _labels(labels, count, name, what):
-    """One `str` per row or column (bytes decoded), numbers without `labels`."""
+    """One `str` per row or column (bytes decoded, surrogates mended), numbers
+    without `labels`."""
     if labels is None:
         return [str(index) for index in range(count)]
     try:
@@ -250,7 +251,8 @@ def _labels(labels, count, name, what):
             f"`{name}` must have one label per {what} of `weights`. "
             f"Received: {len(labels)} labels and {count} {what}s."
         )
-    return labels
+    # Fonts take no lone surrogate.
+    return [encodable(label) for label in labels]
 
 
 def _annotations(annot, weights, fmt):
@@ -277,7 +279,7 @@ def _annotations(annot, weights, fmt):
                 f"'.0%'. Received: fmt={fmt!r}"
             ) from None
     else:
-        texts = as_tokens(flat, name="annot")
+        texts = [encodable(text) for text in as_tokens(flat, name="annot")]
     return np.array(texts, dtype=object).reshape(values.shape)
 
 

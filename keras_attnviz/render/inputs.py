@@ -105,6 +105,31 @@ def _check_ndim(array, name, ndim):
         )
 
 
+def encodable(text):
+    """`text` made encodable as UTF-8: surrogate pairs joined, lone ones U+FFFD.
+
+    Python strings may hold surrogates that UTF-8 cannot encode (from a
+    decoder's `surrogateescape`, or UTF-16 cut in half); a page or a font
+    cannot take them. Every renderer mends the text it shows this way: a
+    surrogate pair becomes its character, a lone surrogate U+FFFD, the
+    replacement character.
+
+    Example:
+
+    ```python
+    >>> from keras_attnviz.render.inputs import encodable
+    >>> encodable("a\\ud83d\\ude00b\\ud800") == "a\\U0001f600b\\ufffd"
+    True
+    ```
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Through UTF-16, which pairs surrogates and replaces the unpaired.
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
 def unpack_attention_map(tokens, weights):
     """Takes tokens and weights out of an attention map, if one was passed.
 

@@ -73,7 +73,7 @@ class ModelView(InteractiveView):
             for column, panel in enumerate(layer):
                 ax = axes(left + column * pitch, y, panel_size, panel_size)
                 image = ax.imshow(
-                    panel,
+                    panel / self.scale.unit,
                     cmap=self.scale.cmap,
                     norm=self.scale.norm,
                     interpolation="nearest",
@@ -95,7 +95,7 @@ class ModelView(InteractiveView):
         bar = axes(
             left + grid_width + _CBAR_GAP, _EDGE, _CBAR_WIDTH, grid_height - _PANEL_GAP
         )
-        figure.colorbar(image, cax=bar)
+        self.scale.colorbar(figure, image, cax=bar)
         return figure
 
     def _view_data(self):

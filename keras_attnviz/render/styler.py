@@ -6,7 +6,7 @@ import functools
 import numpy as np
 
 from keras_attnviz.render.color_scale import ColorScale
-from keras_attnviz.render.inputs import token_weights
+from keras_attnviz.render.inputs import encodable, token_weights
 
 # Keep spaces visible and characters aligned. No text colour here: pandas
 # prefixes table styles with the table's id, which would outrank each cell's
@@ -42,7 +42,8 @@ def styler(
     Tokens are untrusted text, so `to_excel` writes every one as text: a
     token starting with `=`, `+`, `-`, `@`, a tab, a carriage return or `{=`
     gets a leading `'` in the workbook, so that no spreadsheet runs it as a
-    formula. `.data` and the HTML keep the tokens as they are.
+    formula. `.data` and the HTML keep the tokens as they are, but for lone
+    surrogates, which become U+FFFD (see `inputs.encodable`).
 
     Args:
         tokens: a string (one cell per character), a list of tokens (bytes
@@ -50,7 +51,8 @@ def styler(
             attention map with 1-D weights (then leave `weights` out).
         weights: 1-D array-like, one value per token; longer when `padding`
             is given.
-        width: the number of cells per row.
+        width: the number of cells per row; fewer tokens than `width` make
+            one row of just as many cells.
         cmap: a matplotlib colormap or its name.
         vmin: the weight drawn lightest (default 0).
         vmax: the weight drawn darkest (default the largest weight).
@@ -97,9 +99,13 @@ def styler(
         tokens, weights, padding=padding, merge=merge_subwords
     )
     scale = ColorScale(weights, cmap=cmap, vmin=vmin, vmax=vmax)
+    # No wider than the tokens need: a huge `width` must not make huge rows.
+    width = int(min(width, max(1, len(tokens))))
     n_rows = max(1, -(-len(tokens) // width))
     blank = n_rows * width - len(tokens)
-    cells = np.array(tokens + [""] * blank, dtype=object).reshape(n_rows, width)
+    # Surrogates mended: `to_html`, `to_excel` and Jupyter encode the cells.
+    cells = [encodable(token) for token in tokens] + [""] * blank
+    cells = np.array(cells, dtype=object).reshape(n_rows, width)
     cell_styles = np.array(
         [
             f"background-color: {background}; color: {text}"

@@ -140,3 +140,26 @@ def scores_requested(layer):
     """Whether the running call of a `GroupQueryAttention` asked for scores."""
     # Checked on Keras 3.15.1: see `attention_scores_requested`.
     return bool(layer.__dict__.get("_return_attention_scores", False))
+
+
+@contextlib.contextmanager
+def deferred_variables():
+    """Variables created inside get a shape and dtype but no memory.
+
+    Used to learn what a model config would allocate before building it.
+    Models built inside must not be used for anything but their variables'
+    shapes and dtypes.
+    """
+    # Checked on Keras 3.15.1: inside a `StatelessScope`, a `KerasVariable`
+    # with a callable initializer defers its initialization and is listed in
+    # the global attribute "uninitialized_variables"; the next scope that exits
+    # with `initialize_variables=True` would allocate every listed variable,
+    # so the list is put back as it was.
+    from keras.src.backend.common import global_state
+
+    before = list(global_state.get_global_attribute("uninitialized_variables") or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        global_state.set_global_attribute("uninitialized_variables", before)

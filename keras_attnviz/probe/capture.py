@@ -196,12 +196,15 @@ def _multi_head_hook(site, recorder):
 
     It receives the projected query, key and value and the final attention
     mask (the padding, causal and explicit masks merged), so the weights and
-    the mask recorded are exactly the ones the layer applies. Asked for
-    scores, Keras leaves its fused kernel for an explicit softmax, which
-    rounds differently and differs at queries with no key to attend to (the
-    fused kernel gives them the mean of the values, the softmax zeros); so
-    unless the model itself asked for scores, the outputs come from a second,
-    plain computation, and they stay exactly `model.predict`'s.
+    the mask recorded are exactly the ones the layer applies. The layer first
+    computes as the model asked; on its explicit path (dropout, attention
+    over more than one axis, or scores asked for) it returns the weights it
+    applied along with its output. Only when it took the fused kernel is it
+    asked again, for scores: Keras then leaves the kernel for an explicit
+    softmax, which rounds differently and differs at queries with no key to
+    attend to (the fused kernel gives them the mean of the values, the
+    softmax zeros), so the outputs stay the fused kernel's, exactly
+    `model.predict`'s.
     """
     layer = site.layer
     compute = keras_internals.compute_attention_method(layer)
@@ -215,15 +218,19 @@ def _multi_head_hook(site, recorder):
             "return_attention_scores",
             keras_internals.scores_requested(layer),
         )
-        with keras_internals.attention_scores_requested(layer):
+        with contextlib.ExitStack() as stack:
+            if wants_scores:
+                stack.enter_context(keras_internals.attention_scores_requested(layer))
+            else:
+                stack.enter_context(keras_internals.plain_attention(layer))
             if "return_attention_scores" in arguments:
-                arguments["return_attention_scores"] = True
+                arguments["return_attention_scores"] = wants_scores
             outputs, scores = compute(*bound.args, **bound.kwargs)
-        if not wants_scores:
-            with keras_internals.plain_attention(layer):
+        if scores is None:  # the fused kernel ran
+            with keras_internals.attention_scores_requested(layer):
                 if "return_attention_scores" in arguments:
-                    arguments["return_attention_scores"] = False
-                outputs, _ = compute(*bound.args, **bound.kwargs)
+                    arguments["return_attention_scores"] = True
+                _, scores = compute(*bound.args, **bound.kwargs)
         running = recorder.innermost()
         recorder.add(
             Capture(

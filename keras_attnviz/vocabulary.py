@@ -4,8 +4,13 @@ import collections
 import json
 import os
 
+from keras_attnviz.text_files import read_text_file
+
 _LEVELS = ("char", "word")
 _PADDINGS = ("pre", "post")
+# The largest vocabulary file `Vocabulary.load` reads by default: 32 MiB, some
+# ten times the JSON vocabulary of a 250,000-token tokenizer.
+MAX_FILE_BYTES = 32 * 2**20
 
 
 class Vocabulary:
@@ -65,25 +70,31 @@ class Vocabulary:
         return cls([""] + found, level=level)
 
     @classmethod
-    def load(cls, path, *, level="char"):
+    def load(cls, path, *, level="char", max_bytes=MAX_FILE_BYTES):
         """Reads a JSON object token -> id, or a text file of one token per line.
 
         In a text file the line number (from 0) is the id, as in the list that
         `keras.layers.TextVectorization.get_vocabulary()` returns. A token
-        `"[UNK]"`, if there is one, stands for unknown tokens.
+        `"[UNK]"`, if there is one, stands for unknown tokens. Only regular
+        UTF-8 files are read: a FIFO, a device (`/dev/zero`) or a folder is
+        refused before it is opened.
 
         Args:
             path: str or `os.PathLike`; a `.json` file holds a JSON object,
                 any other a text file.
             level: `"char"` or `"word"`, as in `Vocabulary`.
+            max_bytes: the largest file read, 32 MiB (`MAX_FILE_BYTES`) by
+                default.
 
         Returns:
             A `Vocabulary`.
 
         Raises:
-            FileNotFoundError: if the file cannot be read.
-            ValueError: if the file repeats a token, or its JSON is not an
-                object from tokens to ids counted from 0 with few gaps.
+            FileNotFoundError: if there is no such file.
+            OSError: if the file cannot be read.
+            ValueError: if the file is not a regular file, is larger than
+                `max_bytes`, is not UTF-8, repeats a token, or its JSON is not
+                an object from tokens to ids counted from 0 with few gaps.
 
         Example:
 
@@ -99,19 +110,19 @@ class Vocabulary:
         [[3, 1, 2, 0]]
         ```
         """
-        try:
-            with open(path, encoding="utf-8") as file:
-                text = file.read()
-        except OSError as error:
-            raise FileNotFoundError(
-                f"Cannot read the vocabulary file. Received: {path!r} ({error})"
-            ) from None
+        text = read_text_file(path, "The vocabulary file", max_bytes=max_bytes)
         if os.fspath(path).lower().endswith(".json"):
             tokens = _tokens_from_json(text, path)
         else:
-            tokens = text.split("\n")
+            # Universal newlines, as a file opened in text mode reads them.
+            tokens = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
             if tokens and tokens[-1] == "":
                 tokens.pop()
+            if not tokens:
+                raise ValueError(
+                    "A vocabulary file must hold at least one token. Received: "
+                    f"an empty file {os.fspath(path)!r}"
+                )
         # Checked here too, so that the error names the file.
         repeated = _repeated(tokens)
         if repeated:
@@ -198,18 +209,32 @@ def _repeated(tokens):
 
 
 def _tokens_from_json(text, path):
+    path = os.fspath(path)
     try:
         mapping = json.loads(text)
-    except json.JSONDecodeError as error:
+    except RecursionError:
+        raise ValueError(
+            f"{path!r} is not a JSON vocabulary: it is nested too deeply to read"
+        ) from None
+    except ValueError as error:  # JSONDecodeError, or an int of 5,000 digits
         raise ValueError(f"{path!r} is not valid JSON: {error}") from None
-    if not isinstance(mapping, dict) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in mapping.values()
-    ):
+    if not isinstance(mapping, dict):
         raise ValueError(
             f"A JSON vocabulary must be an object token -> integer id. Received: "
             f"{type(mapping).__name__} in {path!r}"
         )
-    size = max(mapping.values(), default=-1) + 1
+    if not mapping:
+        raise ValueError(
+            "A JSON vocabulary must hold at least one token. Received: {} in "
+            f"{path!r}"
+        )
+    for token, i in mapping.items():
+        if not isinstance(i, int) or isinstance(i, bool) or i < 0:
+            raise ValueError(
+                "A JSON vocabulary must be an object token -> integer id >= 0. "
+                f"Received: {token!r}: {_preview(i)} in {path!r}"
+            )
+    size = max(mapping.values()) + 1
     # Vocabularies are dense; a huge id would make a huge table.
     if size > 2 * len(mapping) + 2:
         raise ValueError(
@@ -217,10 +242,21 @@ def _tokens_from_json(text, path):
             f"{len(mapping)} tokens with ids up to {size - 1} in {path!r}"
         )
     tokens = [f"<unused {i}>" for i in range(size)]
+    holder = {}
     for token, i in mapping.items():
-        if i < 0:
-            raise ValueError(f"Token ids must be >= 0. Received: {token!r}: {i}")
-        tokens[i] = token
-    if 0 not in mapping.values():
+        if i in holder:
+            raise ValueError(
+                "A JSON vocabulary must give each token an id of its own. "
+                f"Received: id {i} for {holder[i]!r} and {token!r} in {path!r}"
+            )
+        holder[i] = tokens[i] = token
+    if 0 not in holder:
         tokens[0] = ""
     return tokens
+
+
+def _preview(value):
+    if isinstance(value, list | dict):
+        return f"a JSON {'array' if isinstance(value, list) else 'object'}"
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."

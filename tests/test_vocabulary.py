@@ -1,4 +1,6 @@
 import json
+import os
+import threading
 
 import numpy as np
 import pytest
@@ -103,3 +105,82 @@ def test_upper_case_json_suffix_and_repeated_lines(tmp_path):
     repeated.write_text("\na\nb\na\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"\['a'\] repeated in .*repeated.txt"):
         Vocabulary.load(repeated)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{}", r"at least one token. Received: \{\} in '.*vocab.json'"),
+        ('"a"', r"object token -> integer id. Received: str in '.*vocab.json'"),
+        ('{"a": "1"}', r"integer id >= 0. Received: 'a': \"1\" in '.*vocab.json'"),
+        ('{"a": [1]}', r"Received: 'a': a JSON array in"),
+        ('{"a": 1, "b": 1}', r"an id of its own. Received: id 1 for 'a' and 'b'"),
+        ("[" * 100_000 + "]" * 100_000, r"vocab.json' is not a JSON vocabulary: it"),
+        ('{"a":' * 100_000 + "1" + "}" * 100_000, r"nested too deeply to read"),
+    ],
+    ids=[
+        "empty",
+        "not an object",
+        "string id",
+        "array id",
+        "shared id",
+        "deep arrays",
+        "deep objects",
+    ],
+)
+def test_hostile_json_gets_a_value_error_naming_the_file(tmp_path, text, match):
+    path = tmp_path / "vocab.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError, match=match):
+        Vocabulary.load(path)
+
+
+def test_invalid_utf8_gets_a_value_error_naming_the_file_and_offset(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_bytes("\nthé\n".encode("latin-1"))
+    with pytest.raises(ValueError) as raised:
+        Vocabulary.load(path)
+    assert str(raised.value) == (
+        f"The vocabulary file must be UTF-8 text. Received: '{path}', whose byte "
+        "at offset 3 (line 2) is 0xe9, invalid continuation byte"
+    )
+    assert not isinstance(raised.value, UnicodeDecodeError)
+
+
+def test_only_regular_files_of_at_most_max_bytes_are_read(tmp_path):
+    with pytest.raises(ValueError, match=r"'/dev/null' \(a character device\)"):
+        Vocabulary.load("/dev/null")
+    with pytest.raises(ValueError, match=r"\(a folder\)"):
+        Vocabulary.load(tmp_path)
+    path = tmp_path / "vocab.txt"
+    path.write_text("\na\nb\n", encoding="utf-8")
+    assert Vocabulary.load(path, max_bytes=5).tokens == ["", "a", "b"]
+    with pytest.raises(ValueError, match="must be at most 4 bytes. Received: .* 5"):
+        Vocabulary.load(path, max_bytes=4)
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match="at least one token. Received: an empty"):
+        Vocabulary.load(path)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "vocab.json"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def load():
+        try:
+            Vocabulary.load(fifo)
+        except ValueError as error:
+            outcome.append(str(error))
+
+    # In a thread, so that a regression blocks the thread, not the suite.
+    thread = threading.Thread(target=load, daemon=True)
+    thread.start()
+    thread.join(60)
+    if thread.is_alive():
+        # Opening the writing end lets the blocked reader go.
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("Vocabulary.load blocked on a FIFO")
+    assert outcome == [
+        f"The vocabulary file must be an existing file. Received: '{fifo}' (a FIFO)"
+    ]

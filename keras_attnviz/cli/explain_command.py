@@ -12,8 +12,9 @@ from keras_attnviz.cli import explanation_page, render_command
 from keras_attnviz.cli.user_input import (
     UserInputError,
     as_user_error,
-    check_file,
     load_model_file,
+    read_texts,
+    read_vocabulary,
 )
 
 
@@ -29,12 +30,9 @@ def run(args):
             or texts the model cannot read.
     """
     reader = render_command
-    texts = (
-        reader._read_texts(args.texts) if args.texts else reader._check_texts(args.text)
-    )
+    texts = read_texts(args.texts) if args.texts else reader._check_texts(args.text)
     _check_out(args.out, len(texts))
-    if args.vocab is not None:
-        check_file(args.vocab, "--vocab")
+    vocab = read_vocabulary(args.vocab, level=args.level)
     model = load_model_file(args.model, verbose=args.verbose)
     from keras_attnviz.attribution import find_embedding_layer
     from keras_attnviz.faithfulness import faithfulness_report
@@ -45,7 +43,7 @@ def run(args):
     with as_user_error(ValueError):
         find_embedding_layer(model, args.embedding)
         probe = AttentionProbe(model, layers=[args.layer] if args.layer else None)
-    inputs, token_lists = reader._model_inputs(model, texts, args)
+    inputs, token_lists = reader._model_inputs(model, texts, args, vocab)
     empty = [
         text for text, tokens in zip(texts, token_lists, strict=True) if not tokens
     ]

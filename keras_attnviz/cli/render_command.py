@@ -11,9 +11,11 @@ import os
 from keras_attnviz.cli.user_input import (
     UserInputError,
     as_user_error,
-    check_file,
     load_model_file,
+    read_texts,
+    read_vocabulary,
 )
+from keras_attnviz.text_files import special_file_kind
 
 _OUTPUT_SUFFIXES = (".html", ".png")
 # A PNG stacks one heatmap per text; past this many it is unreadable and huge.
@@ -31,11 +33,10 @@ def run(args):
         UserInputError: for bad texts, paths or options, a model file that
             cannot be loaded, or texts the model cannot read.
     """
-    texts = _read_texts(args.texts) if args.texts else _check_texts(args.text)
+    texts = read_texts(args.texts) if args.texts else _check_texts(args.text)
     suffix = _check_out(args.out, len(texts))
     _check_view(args, suffix, len(texts))
-    if args.vocab is not None:
-        check_file(args.vocab, "--vocab")
+    vocab = read_vocabulary(args.vocab, level=args.level)
     model = load_model_file(args.model, verbose=args.verbose)
     from keras_attnviz.probe import AttentionProbe
 
@@ -44,7 +45,7 @@ def run(args):
     with as_user_error(ValueError):
         probe = AttentionProbe(model, layers=args.layer)
     name = probe.layer_names[0]
-    inputs, token_lists = _model_inputs(model, texts, args)
+    inputs, token_lists = _model_inputs(model, texts, args, vocab)
     for text, tokens in zip(texts, token_lists, strict=True):
         if not tokens:
             raise UserInputError(
@@ -86,27 +87,6 @@ def _check_texts(texts):
     return texts
 
 
-def _read_texts(path):
-    """The non-blank lines of the --texts file."""
-    try:
-        with open(path, encoding="utf-8") as file:
-            lines = [line.rstrip("\n") for line in file]
-    except OSError as error:
-        raise UserInputError(
-            f"--texts must be a readable file. Received: {path!r} ({error.strerror})"
-        ) from None
-    except UnicodeDecodeError:
-        raise UserInputError(
-            f"--texts must be UTF-8 text. Received: {path!r}, which is not"
-        ) from None
-    lines = [line for line in lines if line.strip()]
-    if not lines:
-        raise UserInputError(
-            f"--texts must hold at least one non-blank line. Received: {path!r}"
-        )
-    return lines
-
-
 def _check_out(out, n_texts):
     """The suffix of --out, once it is known the file can be written."""
     suffix = os.path.splitext(out)[1].lower()
@@ -115,8 +95,8 @@ def _check_out(out, n_texts):
             f"--out must end with one of {_OUTPUT_SUFFIXES}. Received: {out!r}"
         )
     folder = os.path.dirname(os.path.abspath(out))
-    if os.path.isdir(out):
-        problem = "a folder"
+    if kind := special_file_kind(out):
+        problem = kind  # a FIFO would block the write, a device swallow it
     elif not os.path.isdir(folder):
         problem = f"no folder {folder!r}"
     elif not os.access(folder, os.W_OK) or (
@@ -209,10 +189,11 @@ def _check_rollout(maps, *, self_attention, pad):
             )
 
 
-def _model_inputs(model, texts, args):
-    """The model's input for `texts` and the tokens that each position shows."""
-    from keras_attnviz.vocabulary import Vocabulary
+def _model_inputs(model, texts, args, vocab):
+    """The model's input for `texts` and the tokens that each position shows.
 
+    `vocab` is the `Vocabulary` of --vocab, or `None` without it.
+    """
     if len(model.inputs) != 1:
         raise UserInputError(
             "`render` supports models with one text input. Received: a model "
@@ -226,15 +207,11 @@ def _model_inputs(model, texts, args):
                 "layer: it pads at the end. Received: --pad pre"
             )
         return _string_inputs(model, texts)
-    if args.vocab is None:
+    if vocab is None:
         raise UserInputError(
             "--vocab is required for a model whose input is integer ids. "
             "Received: no --vocab"
         )
-    # Vocabulary.load names the file in its errors: unreadable, bad JSON,
-    # repeated tokens.
-    with as_user_error(ValueError, OSError):
-        vocab = Vocabulary.load(args.vocab, level=args.level)
     token_lists = [vocab.tokenize(text) for text in texts]
     maxlen = spec.shape[1] if len(spec.shape) > 1 else None
     if maxlen is None:

@@ -54,7 +54,7 @@ RENDER_CASES = {
     "empty text": (["--text", ""], "--text must hold more than whitespace"),
     "blank text": (["--text", " \t"], "Received: ' \\t'"),
     "empty texts file": (["--texts", "empty.txt"], "at least one non-blank line"),
-    "missing texts file": (["--texts", "nope.txt"], "--texts must be a readable"),
+    "missing texts file": (["--texts", "nope.txt"], "--texts must be an existing"),
     "texts file not UTF-8": (["--texts", "latin1.txt"], "must be UTF-8"),
     "too many texts for a png": (
         ["--texts", "many.txt", "--out", "a.png"],

@@ -372,15 +372,17 @@ def _archive_weights(archive, names, path, max_weight_bytes):
             return weight_limits.h5_datasets(f)
 
 
-def _check_weights(path, build, declared, max_weight_bytes, *, compile):
+def _check_weights(path, config, objects, safe_mode, declared, limit, *, compile):
     """Refuses weights beyond the limit or unlike the config, before building."""
+    with _malformed_config_errors(path):
+        config, states = weight_limits.without_stateful_states(config)
     with _keras_errors(path):
-        variables = weight_limits.config_weights(build)
+        variables = weight_limits.config_weights(
+            _deserialize(config, objects, safe_mode)
+        )
     if not compile:
         declared = [w for w in declared if not w.name.startswith(_COMPILE_STATE)]
-    weight_limits.check(
-        path, variables, declared, max_weight_bytes, loose=_COMPILE_STATE
-    )
+    weight_limits.check(path, variables + states, declared, limit, loose=_COMPILE_STATE)
 
 
 def _deserialize(config, custom_objects, safe_mode):
@@ -402,7 +404,9 @@ def _load_keras_file(path, custom_objects, safe_mode, compile, max_weight_bytes)
     objects = {**(custom_objects or {}), **lambdas}
     _check_weights(
         path,
-        _deserialize(config, objects, safe_mode),
+        config,
+        objects,
+        safe_mode,
         declared,
         max_weight_bytes,
         compile=compile and not keras2,
@@ -467,7 +471,8 @@ def _read_h5_file(path):
         }
         # What `load_weights` reads: one group per layer, in `model_weights`.
         weights = f["model_weights"] if "model_weights" in f else f
-        declared = weight_limits.h5_datasets(weights, prefix=f"{weights.name}/")
+        prefix = "model_weights/" if weights is not f else ""
+        declared = weight_limits.h5_datasets(weights, prefix=prefix)
     if attrs["model_config"] is None:
         raise ValueError(
             f"The file {path!r} holds no model: it has no `model_config` "
@@ -490,7 +495,9 @@ def _load_h5_file(path, custom_objects, safe_mode, compile, max_weight_bytes):
     model_config = _model_config(config, path)
     _check_weights(
         path,
-        _deserialize(model_config, objects, safe_mode),
+        model_config,
+        objects,
+        safe_mode,
         declared,
         max_weight_bytes,
         compile=False,

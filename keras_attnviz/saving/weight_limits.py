@@ -11,6 +11,7 @@ built for real.
 """
 
 import collections
+import copy
 import math
 import os
 import re
@@ -122,6 +123,54 @@ def config_weights(build):
         )
         for variable in variables
     ]
+
+
+def without_stateful_states(config):
+    """`config` with stateful RNNs made stateless, and what their states take.
+
+    A stateful RNN creates its states from zeros while it is built, which
+    cannot be deferred; they are not saved, so the dry build goes without
+    them, and their size is bounded from the config: two states (an LSTM's)
+    of `units` floats for the largest batch size any input declares.
+
+    Returns:
+        `(config copy, [Weight])`.
+    """
+    config = copy.deepcopy(config)
+    batch_sizes = [1]
+    stateful = []
+    for node in _dicts(config):
+        for key in ("batch_shape", "batch_input_shape"):
+            shape = node.get(key)
+            if isinstance(shape, list) and shape and _is_size(shape[0]):
+                batch_sizes.append(shape[0])
+        inner = node.get("config")
+        if isinstance(inner, dict) and inner.get("stateful") is True:
+            inner["stateful"] = False
+            stateful.append((str(inner.get("name")), inner.get("units")))
+    batch = max(batch_sizes)
+    states = [
+        Weight(name, f"{name}/rnn_state", (batch, units), 2 * batch * units * 4)
+        for name, units in stateful
+        if _is_size(units)
+    ]
+    return config, states
+
+
+def _is_size(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _dicts(value):
+    # Iterative: a config can be nested deeper than Python's recursion limit.
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            yield value
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
 
 
 def h5_datasets(group, prefix=""):

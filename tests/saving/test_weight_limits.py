@@ -235,3 +235,22 @@ def test_config_weights_are_not_allocated():
     weights = weight_limits.config_weights(build)
     assert [w.shape for w in weights] == [(4, 2**40), (2**40,)]
     assert weights[0].nbytes == 4 * 2**40 * 4
+
+
+@pytest.mark.parametrize("extension", [".keras", ".h5"])
+def test_stateful_rnn_states_count_against_the_limit(tmp_path, extension):
+    inputs = keras.Input(batch_shape=(4, 7, 8))
+    model = keras.Model(inputs, keras.layers.LSTM(5, stateful=True)(inputs))
+    model.save(tmp_path / f"stateful{extension}")
+    assert load_model(tmp_path / f"stateful{extension}").layers[-1].stateful
+
+    def grow(config):
+        config = _set("LSTM", "units", 10**4)(config)
+        config["config"]["layers"][0]["config"]["batch_shape"][0] = 10**7
+        return config
+
+    path = _edited_copy(
+        tmp_path / f"stateful{extension}", tmp_path / f"huge{extension}", grow
+    )
+    with pytest.raises(ValueError, match=r"rnn_state` of shape \(10000000, 10000\)"):
+        load_model(path)

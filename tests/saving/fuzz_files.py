@@ -395,7 +395,7 @@ for line in sys.stdin:
 """
 
 
-def _canary_folder(folder):
+def canary_folder(folder):
     """A folder holding the canary module; importing it creates `canary`."""
     modules = os.path.join(folder, "modules")
     os.makedirs(modules, exist_ok=True)
@@ -462,7 +462,7 @@ class _Worker:
 
 def run_cases(cases, folder, *, workers=2, timeout=CASE_TIMEOUT_SECONDS):
     """Loads every case in worker processes: `{id: result}`."""
-    modules, canary = _canary_folder(folder)
+    modules, canary = canary_folder(folder)
     shares = [cases[start::workers] for start in range(workers)]
     results = {}
     running = [_Run(share, modules, canary, timeout) for share in shares if share]

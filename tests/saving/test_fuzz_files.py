@@ -11,8 +11,10 @@ failing cases.
 """
 
 import os
+import subprocess
+import sys
 
-from .fuzz_files import GOOD_OUTCOMES, fuzz, summary
+from .fuzz_files import CANARY_MODULE, GOOD_OUTCOMES, canary_folder, fuzz, summary
 
 CASES = int(os.environ.get("ATTNVIZ_FUZZ_CASES", "400"))
 SEED = int(os.environ.get("ATTNVIZ_FUZZ_SEED", "0"))
@@ -22,7 +24,12 @@ def test_mutated_model_files_load_or_are_refused_naming_the_file(tmp_path):
     results = fuzz(CASES, SEED, str(tmp_path))
     counts, types = summary(results)
     bad = {
-        index: (result["kind"], result["outcome"], result.get("type"), result["message"])
+        index: (
+            result["kind"],
+            result["outcome"],
+            result.get("type"),
+            result["message"],
+        )
         for index, result in sorted(results.items())
         if result["outcome"] not in GOOD_OUTCOMES
     }
@@ -31,3 +38,21 @@ def test_mutated_model_files_load_or_are_refused_naming_the_file(tmp_path):
     # The sample reaches both ends: models that still load, and refusals.
     assert counts["loaded"] > CASES // 20 and counts["refused"] > CASES // 2, counts
     assert types["refused"].keys() <= {"ValueError", "OSError", "FileNotFoundError"}
+
+
+def test_the_canary_module_would_show_an_import(tmp_path):
+    # The check above can fail: importing what hostile names point at (or
+    # constructing its class) leaves the canary file behind.
+    modules, canary = canary_folder(str(tmp_path))
+    for statement in (
+        f"import {CANARY_MODULE}",
+        f"import {CANARY_MODULE}.sub",
+        f"from {CANARY_MODULE} import Evil",
+    ):
+        subprocess.run(
+            [sys.executable, "-c", statement],
+            check=True,
+            env={**os.environ, "PYTHONPATH": modules},
+        )
+        assert os.path.exists(canary), statement
+        os.remove(canary)

@@ -18,6 +18,9 @@ _CBAR_GAP = 0.2
 _CBAR_WIDTH = 0.15
 _CBAR_LABELS = 0.55
 _CBAR_MAX_HEIGHT = 5.0
+# The largest panel, in inches: a figure's pixels grow with its square, so a
+# huge `panel_size` would make a figure of gigabytes.
+MAX_PANEL_SIZE = 10.0
 
 
 def heads_grid(
@@ -64,7 +67,8 @@ def heads_grid(
         vmin: the value at the light (diverging: low) end, shared by all panels.
         vmax: the value at the dark (diverging: high) end, shared by all panels;
             by default the largest weight drawn.
-        panel_size: the width and height of a panel, in inches.
+        panel_size: the width and height of a panel, in inches, at most
+            `MAX_PANEL_SIZE` (10).
         cbar: whether to add the shared colour bar.
 
     Returns:
@@ -75,7 +79,8 @@ def heads_grid(
             `average` is not a bool or `panel_size` is not a number.
         ValueError: if `weights` has the wrong rank, holds NaN or inf, its
             layers differ in shape, `layers` or `heads` select nothing that
-            exists, the tokens do not match, or `panel_size` is not positive.
+            exists, the tokens do not match, or `panel_size` is not positive
+            or above `MAX_PANEL_SIZE`.
 
     Example:
 
@@ -307,8 +312,8 @@ def _check_panel_size(panel_size):
             "`panel_size` must be a number of inches. "
             f"Received: panel_size={panel_size!r}"
         )
-    if not panel_size > 0 or not np.isfinite(panel_size):
+    if not 0 < panel_size <= MAX_PANEL_SIZE:
         raise ValueError(
-            "`panel_size` must be a positive number of inches. "
-            f"Received: panel_size={panel_size!r}"
+            "`panel_size` must be a positive number of inches, at most "
+            f"{MAX_PANEL_SIZE:g}. Received: panel_size={panel_size!r}"
         )

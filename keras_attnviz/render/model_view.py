@@ -39,14 +39,15 @@ class ModelView(InteractiveView):
         the weights with `heads_grid`.
 
         Args:
-            panel_size: the width and height of a thumbnail, in inches.
+            panel_size: the width and height of a thumbnail, in inches, at
+                most 10 (`heads_grid.MAX_PANEL_SIZE`).
 
         Returns:
             A `matplotlib.figure.Figure`.
 
         Raises:
             TypeError: if `panel_size` is not a number.
-            ValueError: if `panel_size` is not positive.
+            ValueError: if `panel_size` is not positive or above 10.
         """
         import matplotlib
         from matplotlib.figure import Figure

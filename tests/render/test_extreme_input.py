@@ -308,3 +308,23 @@ def test_model_and_head_view_figures_draw_under_extreme_limits(limits):
     assert _png(view.to_figure()).startswith(b"\x89PNG")
     assert view.to_html().encode("utf-8")
     assert _png(head_view(weights, ["\ud800", "a", "b"]).to_figure())
+
+
+@pytest.mark.parametrize("panel_size", [10.01, 1e6, float("inf"), float("nan")])
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda size: heads_grid(np.full((1, 2, 2), 0.5), panel_size=size),
+        lambda size: model_view({"a": np.full((1, 2, 2), 0.5)}).to_figure(
+            panel_size=size
+        ),
+    ],
+    ids=["heads_grid", "model_view"],
+)
+def test_panels_are_at_most_ten_inches(draw, panel_size):
+    # A figure's pixels grow with the square of its panels: 1e6 inches would
+    # ask Agg for terabytes.
+    with pytest.raises(ValueError, match="`panel_size` must be a positive number "):
+        draw(panel_size)
+    width, height = draw(10.0).get_size_inches()
+    assert width < 15 and height < 15

@@ -7,6 +7,8 @@ Imported by the plotting functions only, since it needs matplotlib's fonts.
 from matplotlib.font_manager import FontProperties
 from matplotlib.textpath import text_to_path
 
+from keras_attnviz.render.inputs import encodable
+
 MAX_TICK_LABELS = 50
 # Distance between neighbouring tick labels, in font sizes (one line plus a gap).
 LABEL_PITCH = 1.5
@@ -17,8 +19,9 @@ CELL_FILL_HEIGHT = 0.7
 
 def text_width(text, size):
     """Width in points of `text` set in the default font at `size` points."""
+    # Surrogates mended as the labels drawn are: fonts take none.
     width, _, _ = text_to_path.get_text_width_height_descent(
-        text, FontProperties(size=size), ismath=False
+        encodable(text), FontProperties(size=size), ismath=False
     )
     return width
 

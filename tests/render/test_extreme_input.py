@@ -328,3 +328,17 @@ def test_panels_are_at_most_ten_inches(draw, panel_size):
         draw(panel_size)
     width, height = draw(10.0).get_size_inches()
     assert width < 15 and height < 15
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 2, 3)])
+def test_epoch_pages_of_extreme_weights_render(shape, tmp_path):
+    extreme = np.resize([-LARGEST, LARGEST, 0.0, 5e-324], shape)
+    maps = [
+        AttentionMap(weights, tokens=["\ud800", "b", "<c>"])
+        for weights in (extreme, extreme[..., ::-1])
+    ]
+    page = EpochPage([0, 1], maps, caption="extreme")
+    page.save(tmp_path / "epochs.html")
+    assert (tmp_path / "epochs.html").read_bytes().decode("utf-8").count(
+        'class="kav-frame"'
+    ) == 2

@@ -6,6 +6,7 @@ revisit (the probe's tests fail first).
 """
 
 import contextlib
+import threading
 
 import keras
 
@@ -163,3 +164,74 @@ def deferred_variables():
             yield
     finally:
         global_state.set_global_attribute("uninitialized_variables", before)
+
+
+_fused_patch_lock = threading.Lock()
+_fused_patch_users = 0
+_fused_collectors = threading.local()
+
+
+@contextlib.contextmanager
+def fused_attention_weights_collected():
+    """Collects the weights TensorFlow's `dot_product_attention` applies inside.
+
+    Yields a list that receives the `(B, N, T, S)` softmax of every
+    `keras.ops.dot_product_attention` computed in the block, in this thread,
+    on the TensorFlow backend of the Keras version checked; elsewhere it
+    stays empty and nothing changes. The kernel's output is unchanged: the
+    replacement runs the same operations in the same order and only hands
+    the softmax on.
+    """
+    collected = []
+    # Checked on Keras 3.15.1: `keras.src.backend.tensorflow.nn.
+    # dot_product_attention` has no fused kernel (flash attention raises); it
+    # repeats grouped key/value heads, then calls the module function
+    # `_dot_product_attention_xla(query, key, value, bias, mask, is_causal,
+    # scale)`: einsum, cast to float32, scale, bias, `_apply_masks`, softmax in
+    # float32, cast to the key's dtype, einsum.
+    if keras.backend.backend() != "tensorflow" or keras.version() != "3.15.1":
+        yield collected
+        return
+    from keras.src.backend.tensorflow import nn
+
+    global _fused_patch_users
+    with _fused_patch_lock:
+        if _fused_patch_users == 0:
+            original = nn._dot_product_attention_xla
+            nn._dot_product_attention_xla = _collecting_attention(nn, original)
+        _fused_patch_users += 1
+    stack = _fused_collectors.__dict__.setdefault("stack", [])
+    stack.append(collected)
+    try:
+        yield collected
+    finally:
+        stack.pop()
+        with _fused_patch_lock:
+            _fused_patch_users -= 1
+            if _fused_patch_users == 0:
+                nn._dot_product_attention_xla = nn._dot_product_attention_xla.original
+
+
+def _collecting_attention(nn, original):
+    """`_dot_product_attention_xla` that hands its softmax to the collector."""
+    import tensorflow as tf
+
+    def attention(query, key, value, bias, mask, is_causal, scale):
+        stack = _fused_collectors.__dict__.get("stack")
+        if not stack:
+            return original(query, key, value, bias, mask, is_causal, scale)
+        logits_dtype = keras.backend.result_type(query.dtype, "float32")
+        logits = tf.einsum("BTNH,BSNH->BNTS", query, key, optimize="optimal")
+        logits = tf.multiply(
+            tf.cast(logits, logits_dtype), tf.cast(scale, logits_dtype)
+        )
+        if bias is not None:
+            logits = tf.add(logits, tf.cast(bias, logits.dtype))
+        logits = nn._apply_masks(logits, mask, is_causal)
+        probs_dtype = keras.backend.result_type(logits.dtype, "float32")
+        probs = tf.cast(tf.nn.softmax(tf.cast(logits, probs_dtype), axis=-1), key.dtype)
+        stack[-1].append(probs)
+        return tf.einsum("BNTS,BSNH->BTNH", probs, value, optimize="optimal")
+
+    attention.original = original
+    return attention

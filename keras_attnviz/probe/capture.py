@@ -204,7 +204,10 @@ def _multi_head_hook(site, recorder):
     softmax, which rounds differently and differs at queries with no key to
     attend to (the fused kernel gives them the mean of the values, the
     softmax zeros), so the outputs stay the fused kernel's, exactly
-    `model.predict`'s.
+    `model.predict`'s. On TensorFlow the kernel is itself a softmax, which
+    hands its weights on (`keras_internals.fused_attention_weights_collected`),
+    and no second computation is needed; queries with no key get zeros there
+    too.
     """
     layer = site.layer
     compute = keras_internals.compute_attention_method(layer)
@@ -225,8 +228,13 @@ def _multi_head_hook(site, recorder):
                 stack.enter_context(keras_internals.plain_attention(layer))
             if "return_attention_scores" in arguments:
                 arguments["return_attention_scores"] = wants_scores
+            fused = stack.enter_context(
+                keras_internals.fused_attention_weights_collected()
+            )
             outputs, scores = compute(*bound.args, **bound.kwargs)
-        if scores is None:  # the fused kernel ran
+        if scores is None and len(fused) == 1:
+            scores = _zero_rows_without_keys(fused[0], arguments.get("attention_mask"))
+        if scores is None:  # a fused kernel ran that hands no weights on
             with keras_internals.attention_scores_requested(layer):
                 if "return_attention_scores" in arguments:
                     arguments["return_attention_scores"] = True
@@ -246,6 +254,21 @@ def _multi_head_hook(site, recorder):
         return outputs, (scores if wants_scores else None)
 
     return hooked
+
+
+def _zero_rows_without_keys(weights, attention_mask):
+    """The kernel's `(B, N, T, S)` weights, zero at queries with no key.
+
+    The kernel spreads such a query evenly over the keys; the layer's own
+    softmax, which it computes when asked for scores, gives it zeros, and so
+    does the probe, whichever of the two ran.
+    """
+    if attention_mask is None:
+        return weights
+    has_key = ops.any(ops.cast(attention_mask, "bool"), axis=-1, keepdims=True)
+    while len(has_key.shape) < len(weights.shape):
+        has_key = ops.expand_dims(has_key, axis=1)
+    return ops.where(has_key, weights, ops.zeros((), weights.dtype))
 
 
 def _softmax_hook(site, recorder, call):
@@ -282,7 +305,8 @@ def _output_hook(site, recorder, call):
 def _fused_hook(fused, recorder):
     """`keras.ops.dot_product_attention`, recording the weights it applies.
 
-    The output is the fused kernel's own. The weights are computed beside it
+    The output is the fused kernel's own. On TensorFlow the kernel hands on
+    the softmax it applies. Elsewhere the weights are computed beside it
     with the same definition (scaled dot products, soft cap, bias, mask,
     causal mask, one key head shared by a group of query heads), and the
     probe checks, per sample, that they reproduce the kernel's output.
@@ -290,7 +314,8 @@ def _fused_hook(fused, recorder):
 
     def hooked(query, key, value, bias=None, mask=None, scale=None, **kwargs):
         options = {"bias": bias, "mask": mask, "scale": scale, **kwargs}
-        outputs = fused(query, key, value, **options)
+        with keras_internals.fused_attention_weights_collected() as applied:
+            outputs = fused(query, key, value, **options)
         running = recorder.innermost()
         if running is None or running.site.kind not in (
             discovery.FRAME,
@@ -298,6 +323,17 @@ def _fused_hook(fused, recorder):
         ):
             return outputs
         is_causal = bool(kwargs.get("is_causal", False))
+        if len(applied) == 1:  # the kernel's own softmax (TensorFlow)
+            recorder.add(
+                Capture(
+                    running.site,
+                    applied[0],
+                    applied_mask=mask,
+                    causal=is_causal,
+                    self_attention=running.self_attention,
+                )
+            )
+            return outputs
         weights, expanded_value = fused_attention_weights(
             query,
             key,

@@ -1,10 +1,12 @@
 """Attention through a fused kernel: `keras.ops.dot_product_attention` in a layer."""
 
+import contextlib
+
 import keras
 import numpy as np
 import pytest
 
-from keras_attnviz import AttentionProbe
+from keras_attnviz import AttentionProbe, keras_internals
 from keras_attnviz.probe import capture
 
 from .builders import assert_outputs_equal, layers
@@ -64,8 +66,25 @@ def _reference(layer, x, padding):
     return weights / weights.sum(-1, keepdims=True)
 
 
+@contextlib.contextmanager
+def _nothing_collected():
+    """`fused_attention_weights_collected` where the kernel hands nothing on."""
+    yield []
+
+
+@pytest.fixture(params=["handed_on", "computed_beside"])
+def kernel_weights(request, monkeypatch):
+    """Both ways to the kernel's weights: handed on by TensorFlow's kernel, or
+    computed beside it and checked (other backends and Keras versions)."""
+    if request.param == "computed_beside":
+        monkeypatch.setattr(
+            keras_internals, "fused_attention_weights_collected", _nothing_collected
+        )
+    return request.param
+
+
 @pytest.mark.parametrize("options", [{}, {"causal": True}, {"bias": True}])
-def test_fused_kernel_weights_equal_the_numpy_definition(rng, options):
+def test_fused_kernel_weights_equal_the_numpy_definition(rng, options, kernel_weights):
     model, layer = _model(**options)
     x = rng.normal(size=(3, LENGTH, 8)).astype("float32")
     padding = np.arange(LENGTH)[None, :] < np.array([[6], [4], [2]])
@@ -86,6 +105,9 @@ def test_fused_kernel_weights_equal_the_numpy_definition(rng, options):
 
 
 def test_weights_that_do_not_reproduce_the_kernel_are_refused(rng, monkeypatch):
+    monkeypatch.setattr(
+        keras_internals, "fused_attention_weights_collected", _nothing_collected
+    )
     model, _ = _model()
     x = rng.normal(size=(2, LENGTH, 8)).astype("float32")
     padding = np.ones((2, LENGTH), bool)
@@ -120,3 +142,32 @@ def test_fused_calls_from_other_threads_are_not_recorded(rng):
         hooked(q, q, q)
     assert seen == [None]
     assert recorder.captures == []  # the site was not selected
+
+
+def test_multi_head_attention_on_the_fused_kernel(rng, kernel_weights):
+    # Dropout 0 and no scores asked: model.predict takes the fused kernel.
+    inputs = keras.Input((7,), dtype="int32")
+    x = layers.Embedding(50, 8, mask_zero=True)(inputs)
+    attention = layers.MultiHeadAttention(2, 4, name="mha")
+    x = attention(x, x)
+    model = keras.Model(inputs, layers.Dense(1)(layers.GlobalAveragePooling1D()(x)))
+    ids = rng.integers(1, 50, (3, 7))
+    ids[np.arange(7)[None, :] >= np.array([[7], [3], [5]])] = 0
+    result = AttentionProbe(model).predict(ids, verbose=0)
+    assert_outputs_equal(result, model.predict(ids, verbose=0))
+    embedded = model.layers[1](ids)
+    mask = ids != 0
+    _, expected = attention(
+        embedded,
+        embedded,
+        query_mask=mask,
+        value_mask=mask,
+        return_attention_scores=True,
+    )
+    expected = keras.ops.convert_to_numpy(expected)
+    weights = result.attention["mha"]
+    real = np.broadcast_to(mask[:, None, :, None], weights.shape)
+    np.testing.assert_allclose(weights[real], expected[real], atol=1e-6)
+    # A query with no key to attend to gets zeros, as from the layer's own
+    # softmax, whichever way the weights came.
+    assert np.all(weights[~real] == 0)

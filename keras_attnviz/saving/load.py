@@ -470,7 +470,7 @@ def _read_h5_file(path):
             for key in ("model_config", "keras_version", "training_config")
         }
         # What `load_weights` reads: one group per layer, in `model_weights`.
-        weights = f["model_weights"] if "model_weights" in f else f
+        weights = weight_limits.hard_child(f, "model_weights") or f
         prefix = "model_weights/" if weights is not f else ""
         declared = weight_limits.h5_datasets(weights, prefix=prefix)
     if attrs["model_config"] is None:

@@ -198,10 +198,18 @@ def h5_datasets(group, prefix=""):
     return found
 
 
+def hard_child(group, name):
+    """`group[name]` if it is a hard link, else None (never another file)."""
+    # Soft and external links can point anywhere, also into other files.
+    link = group.get(name, getlink=True)
+    return group[name] if isinstance(link, h5py.HardLink) else None
+
+
 def _layer_name(group, name):
     parts = name.split("/")
     if parts[0] == "layers" and len(parts) > 2:
-        variables = group.get(f"layers/{parts[1]}/vars")
+        layer_group = hard_child(group["layers"], parts[1])
+        variables = layer_group and hard_child(layer_group, "vars")
         layer = variables.attrs.get("name") if variables is not None else None
         return layer if isinstance(layer, str) else parts[1]
     return parts[0]

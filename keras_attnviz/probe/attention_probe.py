@@ -130,13 +130,11 @@ class AttentionProbe:
         self._named = layers is not None
         self._replicas = getattr(strategy, "num_replicas_in_sync", 1)
         self._taps_checked = False
-        if discovery.is_graph_model(model):
-            # Graph models say what they take: trace once now, so names,
+        if discovery.is_graph_model(model) and _traced_symbolically(
+            probe_model, model
+        ):
+            # Graph models say what they take: traced once now, so names,
             # shapes and a model without attention are known at once.
-            # A Sequential's `input` is that of its first call as a layer.
-            probe_model.compute_output_spec(
-                model.inputs[0] if isinstance(model, keras.Sequential) else model.input
-            )
             self._check_taps()
 
     @property
@@ -210,8 +208,10 @@ class AttentionProbe:
         if verbose != 0:
             progbar = keras.utils.Progbar(count_batches(data, batch_size))
         for x in batches:
-            if self._replicas > 1:
-                # `predict_on_batch` would run the whole batch on every replica.
+            if self._replicas > 1 or keras.distribution.distribution() is not None:
+                # `predict_on_batch` would run the whole batch on every replica
+                # (a `tf.distribute` strategy) or leave it on one device (a
+                # `keras.distribution`, under JAX).
                 flat = self._model.predict(x, batch_size=_num_samples(x), verbose=0)
             else:
                 flat = self._model.predict_on_batch(x)
@@ -223,10 +223,11 @@ class AttentionProbe:
         taps = self._model.taps
         if taps is None:
             raise ValueError(
-                "A subclassed model says what its calls are only when it runs: "
-                "call `predict` or `iter_batches` first. Received: model "
-                f"{self._source.name!r} of type {type(self._source).__name__}, "
-                "not run by this probe yet"
+                "A subclassed model (or, under JAX, a model with a layer that "
+                "cannot run on sequences of unknown length) says what its calls "
+                "are only when it runs: call `predict` or `iter_batches` first. "
+                f"Received: model {self._source.name!r} of type "
+                f"{type(self._source).__name__}, not run by this probe yet"
             )
         return taps
 
@@ -275,6 +276,42 @@ class AttentionProbe:
             self_attention,
             causal=causal,
         )
+
+
+def _traced_symbolically(probe_model, model):
+    """Traces the probe of a graph model on its symbolic inputs, if it can.
+
+    JAX traces unknown dimensions as symbols, on which a layer that compares
+    a length with a number (keras-hub's `PositionEmbedding`) cannot decide;
+    such a model says what its calls are when it first runs, as a subclassed
+    model does.
+
+    Returns:
+        Whether the probe was traced.
+    """
+    # A Sequential's `input` is that of its first call as a layer.
+    inputs = model.inputs[0] if isinstance(model, keras.Sequential) else model.input
+    try:
+        probe_model.compute_output_spec(inputs)
+    except Exception as error:
+        if not _undecidable_on_symbols(error):
+            raise
+        return False
+    return True
+
+
+def _undecidable_on_symbols(error):
+    if keras.backend.backend() != "jax":
+        return False
+    import jax
+
+    return isinstance(
+        error,
+        (
+            jax.errors.InconclusiveDimensionOperation,
+            jax.errors.ConcretizationTypeError,
+        ),
+    )
 
 
 def _no_attention_message(model):

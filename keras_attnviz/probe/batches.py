@@ -47,7 +47,20 @@ def iter_input_batches(data, batch_size, num_inputs):
                 f"iterable of batches. Received: data of type {type(data).__name__}"
             ) from None
     for batch in batches:
-        yield model_inputs(batch, num_inputs)
+        yield _for_the_backend(model_inputs(batch, num_inputs))
+
+
+def _for_the_backend(x):
+    """`x` with another framework's tensors as NumPy arrays.
+
+    A `tf.data.Dataset` yields TensorFlow tensors, which `predict` converts on
+    every backend but `predict_on_batch` takes only under TensorFlow.
+    """
+    if keras.backend.backend() == "tensorflow":
+        return x
+    return keras.tree.map_structure(
+        lambda a: a if keras.ops.is_tensor(a) else np.asarray(a), x
+    )
 
 
 def model_inputs(batch, num_inputs):

@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_attnviz
 from keras_attnviz import AttentionProbe
@@ -26,6 +25,9 @@ def _concat(results):
 
 
 def test_iter_batches_over_arrays_generator_and_dataset(batch_setup):
+    # tf.data works under every backend (TensorFlow is installed with us).
+    import tensorflow as tf
+
     probe, ids, whole = batch_setup
     labels = np.zeros((len(ids), 1))
 
@@ -84,6 +86,8 @@ def test_iter_batches_over_a_pydataset(batch_setup):
 
 
 def test_iter_batches_rejects_bad_arguments(batch_setup):
+    import tensorflow as tf
+
     probe, ids, _ = batch_setup
     dataset = tf.data.Dataset.from_tensor_slices(ids).batch(8)
     with pytest.raises(ValueError, match="must be `None` for a dataset"):

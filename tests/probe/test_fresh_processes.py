@@ -1,6 +1,8 @@
 """Fresh processes: reloads, and MirroredStrategy on two CPUs."""
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 
 import keras_attnviz
 from keras_attnviz import AttentionProbe
@@ -15,13 +18,14 @@ from keras_attnviz import AttentionProbe
 from .builders import classifier, hub_backbone, token_ids
 
 
-def _run_python(code, tmp_path):
+def _run_python(code, tmp_path, env=None):
     completed = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         timeout=300,
+        env=None if env is None else {**os.environ, **env},
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return completed.stdout
@@ -76,6 +80,7 @@ def test_reloaded_models_give_identical_weights(rng, tmp_path):
     assert report == {path: [True, masked] for path, masked in expected.items()}
 
 
+@pytest.mark.tensorflow_only
 def test_mirrored_strategy_with_two_cpus(tmp_path):
     out = _run_python(
         """
@@ -118,6 +123,70 @@ def test_mirrored_strategy_with_two_cpus(tmp_path):
         "replicas": 2,
         "outputs": True,
         "shape": [10, 2, 6, 6],
+        "batches": [4, 4, 2],
+        "same": True,
+        "masked": True,
+    }
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="needs JAX")
+def test_data_parallel_on_two_jax_cpu_devices(tmp_path):
+    # XLA_FLAGS must be set before JAX starts: a process of its own.
+    out = _run_python(
+        """
+        import json
+        import jax
+        import keras
+        import numpy as np
+        import keras_attnviz
+
+        def build():
+            inputs = keras.Input((6,), dtype="int32")
+            x = keras.layers.Embedding(20, 8, mask_zero=True)(inputs)
+            x = keras.layers.MultiHeadAttention(2, 4, name="mha")(x, x)
+            x = keras_attnviz.AdditiveAttention(name="pool")(x)
+            return keras.Model(inputs, keras.layers.Dense(1)(x))
+
+        def probe_batches(model):
+            probe = keras_attnviz.AttentionProbe(model)
+            return list(probe.iter_batches(ids, batch_size=4, verbose=0))
+
+        ids = np.random.default_rng(0).integers(0, 20, (10, 6))
+        one_device = build()
+        alone = probe_batches(one_device)
+        devices = keras.distribution.list_devices("cpu")
+        keras.distribution.set_distribution(
+            keras.distribution.DataParallel(devices=devices)
+        )
+        spread = build()
+        spread.set_weights(one_device.get_weights())
+        both = probe_batches(spread)
+        kernel = spread.get_layer("mha").variables[0].value
+        print(json.dumps({
+            "devices": len(jax.devices()),
+            "variable_devices": len(kernel.sharding.device_set),
+            "batches": [len(b) for b in both],
+            "same": all(
+                np.allclose(a.attention[name], b.attention[name], atol=1e-6)
+                and np.allclose(a.outputs, b.outputs, atol=1e-6)
+                and np.array_equal(a.key_masks[name], b.key_masks[name])
+                for a, b in zip(alone, both)
+                for name in ("mha", "pool")
+            ),
+            "masked": bool(np.all(np.concatenate(
+                [b.attention["pool"] for b in both])[ids == 0] == 0)),
+        }))
+        """,
+        tmp_path,
+        env={
+            "KERAS_BACKEND": "jax",
+            "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+        },
+    )
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report == {
+        "devices": 2,
+        "variable_devices": 2,
         "batches": [4, 4, 2],
         "same": True,
         "masked": True,

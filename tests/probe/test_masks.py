@@ -52,3 +52,69 @@ def test_self_attention_mask_trims_queries_and_keys(rng):
     assert amap.weights.shape == (2, 3, 3)
     assert amap.query_tokens == ["a", "b", "c"]
     np.testing.assert_allclose(amap.weights.sum(axis=-1), 1, rtol=1e-5)
+
+
+class SubclassedSelfAttention(keras.Model):
+    """Embedding(mask_zero) -> MultiHeadAttention, the mask carried by tensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = layers.Embedding(VOCAB, 8, mask_zero=True)
+        self.mha = layers.MultiHeadAttention(2, 4, name="mha")
+        self.pool = layers.GlobalAveragePooling1D()
+        self.out = layers.Dense(1)
+
+    def call(self, ids):
+        x = self.embed(ids)
+        return self.out(self.pool(self.mha(x, x)))
+
+
+class MaskedBlock(layers.Layer):
+    """Attention inside a custom layer, called on a masked tensor."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.mha = layers.MultiHeadAttention(2, 4, name="mha")
+
+    def call(self, x):
+        return self.mha(x, x) + x
+
+
+def _masked_models():
+    inputs = keras.Input((7,), dtype="int32")
+    x = layers.Embedding(VOCAB, 8, mask_zero=True)(inputs)
+    functional = keras.Model(
+        inputs, layers.Dense(1)(layers.GlobalAveragePooling1D()(MaskedBlock()(x)))
+    )
+    subclassed = SubclassedSelfAttention()
+    subclassed(np.ones((1, 7), "int32"))
+    return {"custom_layer": functional, "subclassed": subclassed}
+
+
+@pytest.mark.parametrize("form", ["predict", "iter_batches", "eager", "jit"])
+@pytest.mark.parametrize("kind", ["custom_layer", "subclassed"])
+def test_masked_attention_outputs_equal_predict_in_every_call_form(rng, kind, form):
+    # MultiHeadAttention takes the mask its inputs carry (a side table under
+    # JAX, an attribute under TensorFlow) and clears it: the probe must read
+    # it the same way Keras does, and run the layer as the model does.
+    keras.utils.set_random_seed(0)
+    model = _masked_models()[kind]
+    if form == "eager":
+        model.run_eagerly = True
+    elif form == "jit":
+        model.jit_compile = True
+    ids = token_ids(rng, 5, 7, [7, 3, 5, 1, 6])
+    probe = AttentionProbe(model)
+    if form == "iter_batches":
+        [result] = list(probe.iter_batches(ids, batch_size=8, verbose=0))
+    else:
+        result = probe.predict(ids, verbose=0)
+    assert_outputs_equal(result, model.predict(ids, verbose=0))
+    [name] = result.attention
+    weights = result.attention[name]
+    np.testing.assert_array_equal(result.key_masks[name], ids != 0)
+    # The mask was applied: real queries put no weight on padded keys.
+    real_queries = (ids != 0)[:, None, :, None]
+    padded_keys = (ids == 0)[:, None, None, :]
+    applied = np.broadcast_to(real_queries & padded_keys, weights.shape)
+    assert np.all(weights[applied] == 0)

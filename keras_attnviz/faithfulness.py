@@ -9,7 +9,7 @@ sample and averaged over several sizes of the removed part (AOPC).
 gradient attributions, occlusion and a random baseline side by side.
 
 Tokens are removed as `occlusion` removes them (see
-`keras_attnviz.attribution.occlusion`), so the TensorFlow backend is needed.
+`keras_attnviz.attribution.occlusion`), on any backend.
 """
 
 import dataclasses
@@ -169,7 +169,6 @@ def comprehensiveness(
         A `RemovalCurve`.
 
     Raises:
-        NotImplementedError: on a backend other than TensorFlow.
         TypeError: for arguments of the wrong type.
         ValueError: if `scores` has the wrong shape or is not finite, a
             fraction is outside (0, 1], or for the reasons `occlusion` gives.
@@ -228,7 +227,7 @@ def sufficiency(
         A `RemovalCurve`.
 
     Raises:
-        NotImplementedError, TypeError, ValueError: as `comprehensiveness`.
+        TypeError, ValueError: as `comprehensiveness`.
 
     Example:
 
@@ -519,7 +518,7 @@ def faithfulness_report(
         with its notes, and `print` writes it as text.
 
     Raises:
-        NotImplementedError: on a backend other than TensorFlow.
+        NotImplementedError: for gradient methods under the NumPy backend.
         ValueError: for an unknown method, a model without attention when
             `"attention"` is asked for, or for the reasons `occlusion` and
             `integrated_gradients` give.

@@ -11,7 +11,8 @@ output of the model:
 Each returns an `Attribution` (plain NumPy); `Attribution.sample(i, tokens)`
 renders with `render.html_spans`, `heatmap` and `styler` like attention.
 `keras_attnviz.faithfulness` measures whether scores (attention's included)
-pick the tokens the prediction rests on. The TensorFlow backend is needed.
+pick the tokens the prediction rests on. Any backend with gradients does:
+TensorFlow, JAX or PyTorch (occlusion also runs on NumPy's).
 
 The public names load on first use, so unpickling an `Attribution` needs no
 Keras.

@@ -67,7 +67,7 @@ def integrated_gradients(
         An `Attribution` with `completeness_gap` and `baseline_output`.
 
     Raises:
-        NotImplementedError: on a backend other than TensorFlow.
+        NotImplementedError: under the NumPy backend, which has no gradients.
         TypeError: for arguments of the wrong type.
         ValueError: if no embedding layer is found, `target` is out of range,
             `steps` or `batch_size` is below 1, or a sample is all padding.

@@ -49,7 +49,6 @@ def occlusion(
         An `Attribution`.
 
     Raises:
-        NotImplementedError: on a backend other than TensorFlow.
         TypeError: for arguments of the wrong type.
         ValueError: if no embedding layer is found, `target` is out of range,
             `window` is below 1, `replace_with` is no id of the embedding, or

@@ -2,7 +2,8 @@
 
 Every pass runs the user's model itself, in rows (a sample, or a copy of one
 with some tokens removed or its embeddings moved along a path), in batches
-through one `tf.function` per kind of pass, traced once:
+through one compiled function per kind of pass, traced once (the backend's
+own means, see `backend_functions`):
 
 - inspect: the model's outputs and the ids its embedding layer receives,
   which define the positions that get scores;
@@ -36,6 +37,7 @@ import numpy as np
 from keras import ops
 
 from keras_attnviz import keras_internals
+from keras_attnviz.attribution import backend_functions
 from keras_attnviz.attribution.attribution import Attribution
 from keras_attnviz.attribution.embedding_layer import find_embedding_layer
 from keras_attnviz.attribution.targets import (
@@ -54,22 +56,6 @@ _ROWS_PER_CALL = (16, 4096)
 # The inspect pass runs before the embedding's size is known.
 _INSPECT_ROWS_PER_CALL = 256
 REPLACE_CHOICES = ("mask",)
-
-
-def require_tensorflow(function_name):
-    """Refuses backends other than TensorFlow, naming the function asked for.
-
-    Raises:
-        NotImplementedError: under the JAX, PyTorch or NumPy backend.
-    """
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise NotImplementedError(
-            f"`{function_name}` supports the TensorFlow backend only so far: its "
-            "passes are traced with `tf.function` and its gradients taken with "
-            "`tf.GradientTape`. Set KERAS_BACKEND=tensorflow before importing "
-            f"Keras. Received: the {backend!r} backend"
-        )
 
 
 class AttributionRunner:
@@ -110,7 +96,6 @@ class AttributionRunner:
         key_mask=None,
         batch_size=None,
     ):
-        require_tensorflow(caller)
         self.layer = find_embedding_layer(model, layer)
         self.model = model
         self.inputs, self.n_samples = _as_inputs(inputs)
@@ -119,6 +104,8 @@ class AttributionRunner:
         )
         self._passes = _traced_passes(model, self.layer)
         outputs, self.ids = self._run(("inspect", None), np.arange(self.n_samples))
+        # One sample's embeddings: their shape and dtype, for the gradients.
+        self._vectors = self._passes.hook.call(self.ids[:1])
         if self.batch_size is None:
             self.batch_size = self._rows_per_call()
         self._ids_input = _input_holding(self.inputs, self.ids)
@@ -199,8 +186,12 @@ class AttributionRunner:
             outputs on the path, and `(R, T)` arrays: the gradient times
             `e - b` summed over the embedding axis, and the gradient's L2 norm.
         """
+        vectors = (
+            tuple(self._vectors.shape[1:]),
+            keras.backend.standardize_dtype(self._vectors.dtype),
+        )
         return self._run(
-            ("gradients", baseline_id),
+            ("gradients", (baseline_id, vectors)),
             sample_index,
             self.key_mask[sample_index],
             np.asarray(alphas, dtype=np.float32),
@@ -209,19 +200,18 @@ class AttributionRunner:
 
     def _run(self, key, sample_index, *row_arrays):
         """Runs a pass over the rows in batches and joins what it returns."""
-        import tensorflow as tf
-
         rows_per_call = self.batch_size or _INSPECT_ROWS_PER_CALL
         parts = []
         for start in range(0, len(sample_index), rows_per_call):
             end = start + rows_per_call
             chunk = sample_index[start:end]
-            args = (
-                tf.nest.map_structure(
-                    lambda array, rows=chunk: tf.convert_to_tensor(array[rows]),
-                    self.inputs,
-                ),
-                *(tf.convert_to_tensor(array[start:end]) for array in row_arrays),
+            args = backend_functions.to_tensors(
+                (
+                    keras.tree.map_structure(
+                        lambda array, rows=chunk: array[rows], self.inputs
+                    ),
+                    *(array[start:end] for array in row_arrays),
+                )
             )
             function = self._passes.function(key, args)
             with self._passes.hook.installed():
@@ -229,8 +219,7 @@ class AttributionRunner:
         return [np.concatenate(arrays) for arrays in zip(*parts, strict=True)]
 
     def _rows_per_call(self):
-        vectors = self._passes.hook.call(self.ids[:1])
-        values_per_row = int(np.prod(vectors.shape[1:]))
+        values_per_row = int(np.prod(self._vectors.shape[1:]))
         low, high = _ROWS_PER_CALL
         return int(np.clip(_EMBEDDING_VALUES_PER_CALL // values_per_row, low, high))
 
@@ -290,14 +279,8 @@ class _TracedPasses:
         self._functions = {}
 
     def function(self, key, args):
-        """The `tf.function` of the pass `key` for arguments like `args`."""
-        import tensorflow as tf
-
-        # One trace for every batch size: the batch axis is unknown.
-        signature = tf.nest.map_structure(
-            lambda t: tf.TensorSpec((None, *t.shape[1:]), t.dtype), args
-        )
-        full_key = (*key, str(signature))
+        """The compiled pass `key` for arguments like `args`."""
+        full_key = (*key, backend_functions.signature(args))
         if full_key not in self._functions:
             kind, option = key
             bodies = {
@@ -305,8 +288,11 @@ class _TracedPasses:
                 "removal": self._removal_body,
                 "gradients": self._gradient_body,
             }
-            self._functions[full_key] = tf.function(
-                bodies[kind](option), input_signature=signature, autograph=False
+            self._functions[full_key] = backend_functions.compile_pass(
+                bodies[kind](option),
+                self._model(),
+                args,
+                gradients=kind == "gradients",
             )
         return self._functions[full_key]
 
@@ -341,35 +327,41 @@ class _TracedPasses:
 
         return body
 
-    def _gradient_body(self, baseline_id):
-        """`(inputs, real, alphas, targets) -> (values, step.gradient, |gradient|)`."""
-        import tensorflow as tf
+    def _gradient_body(self, option):
+        """`(inputs, real, alphas, targets) -> (values, step.gradient, |gradient|)`.
 
+        `option` is `(baseline_id, (vector_shape, dtype))`: the baseline, and
+        the shape (past the batch axis) and dtype of the embeddings.
+        """
+        baseline_id, (vector_shape, dtype) = option
         hook = self.hook
 
         def body(inputs, real, alphas, targets):
-            taken = {}
+            def forward(delta):
+                taken = {}
 
-            def move_along_path(ids, embeddings):
-                if baseline_id is None:
-                    baseline = ops.zeros_like(embeddings)
-                else:
-                    baseline = hook.call(ops.full_like(ids, baseline_id))
-                real_rows = real[:, :, None]
-                step = ops.where(real_rows, embeddings - baseline, 0.0)
-                fraction = ops.cast(alphas, embeddings.dtype)[:, None, None]
-                path = ops.where(real_rows, baseline + fraction * step, embeddings)
-                tape.watch(path)
-                taken.update(path=path, step=step)
-                return path
+                def move_along_path(ids, embeddings):
+                    if baseline_id is None:
+                        baseline = ops.zeros_like(embeddings)
+                    else:
+                        baseline = hook.call(ops.full_like(ids, baseline_id))
+                    real_rows = real[:, :, None]
+                    step = ops.where(real_rows, embeddings - baseline, 0.0)
+                    fraction = ops.cast(alphas, embeddings.dtype)[:, None, None]
+                    path = ops.where(real_rows, baseline + fraction * step, embeddings)
+                    taken["step"] = step
+                    return path + delta
 
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
                 hook.reset(transform=move_along_path)
                 values = target_values(self._outputs(inputs)[0], targets)
-            # Rows are independent, so the gradient of their sum is each
-            # row's own gradient.
-            gradients = ops.cast(tape.gradient(values, taken["path"]), "float32")
-            step = ops.cast(taken["step"], "float32")
+                return values, taken["step"]
+
+            delta = ops.zeros((ops.shape(real)[0], *vector_shape), dtype)
+            values, step, gradients = backend_functions.value_and_gradient(
+                forward, delta
+            )
+            gradients = ops.cast(gradients, "float32")
+            step = ops.cast(step, "float32")
             return (
                 values,
                 ops.sum(gradients * step, axis=-1),

@@ -111,9 +111,9 @@ def test_a_model_with_two_outputs(rng):
         gradient_x_input(model, IDS)
 
 
-def test_other_backends_are_refused_by_name(model, monkeypatch):
-    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    with pytest.raises(NotImplementedError, match="`occlusion` supports the "):
-        occlusion(model, IDS)
-    with pytest.raises(NotImplementedError, match="Received: the 'jax' backend"):
+def test_a_backend_without_gradients_is_refused_by_name(model, monkeypatch):
+    # Occlusion only runs the model; gradients need a backend that has them.
+    monkeypatch.setattr(keras.backend, "backend", lambda: "numpy")
+    assert occlusion(model, IDS).scores.shape == IDS.shape
+    with pytest.raises(NotImplementedError, match="Received: the 'numpy' backend"):
         integrated_gradients(model, IDS)

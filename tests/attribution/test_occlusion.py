@@ -108,6 +108,7 @@ def test_a_model_with_several_inputs(rng):
         assert attribution.scores[i, j] == pytest.approx(drop, abs=1e-6)
 
 
+@pytest.mark.tensorflow_only  # TextVectorization takes TF string tensors
 def test_ids_computed_inside_a_functional_graph_are_masked_too():
     # The mask Keras computes from TextVectorization's ids is an operation of
     # the graph beside the Embedding: removing a word must reach it as well.

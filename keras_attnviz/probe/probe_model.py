@@ -124,11 +124,7 @@ def _capture_tensors(found):
     key_mask, query_mask = found.key_mask, found.query_mask
     applied = None
     if found.applied_mask is not None:
-        applied = ops.cast(found.applied_mask, "bool")
-        # A `(B, Tq, Tk)` mask of multi-head weights holds for every head.
-        while len(applied.shape) < rank:
-            applied = ops.expand_dims(applied, -3)
-        applied = ops.broadcast_to(applied, ops.shape(weights))
+        applied = _mask_like(ops.cast(found.applied_mask, "bool"), weights)
     if rank > 4:
         # Grouped heads, `(B, key heads, group, Tq, Tk)` as Gemma computes
         # them: query head `k * group + g`, as its queries were split.
@@ -151,6 +147,26 @@ def _capture_tensors(found):
     if found.mismatch is not None:
         fields["mismatch"] = found.mismatch
     return fields
+
+
+def _mask_like(mask, weights):
+    """`mask` broadcast to the batch and sequence axes of `weights`.
+
+    A `(B, Tq, Tk)` mask of multi-head weights holds for every head; the head
+    axes stay 1 (the reductions below read them as all heads), except where
+    heads are merged, so that the mask never takes the weights' full size.
+    """
+    rank = len(weights.shape)
+    while len(mask.shape) < rank:
+        mask = ops.expand_dims(mask, -3)
+    shape = ops.shape(weights)
+    if rank > 4:
+        return ops.broadcast_to(mask, shape)
+    target = [
+        size if axis in (0, rank - 2, rank - 1) or mask.shape[axis] != 1 else 1
+        for axis, size in enumerate(shape)
+    ]
+    return ops.broadcast_to(mask, target)
 
 
 def _merge_head_axes(weights, applied):

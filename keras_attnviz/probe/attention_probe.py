@@ -130,9 +130,7 @@ class AttentionProbe:
         self._named = layers is not None
         self._replicas = getattr(strategy, "num_replicas_in_sync", 1)
         self._taps_checked = False
-        if discovery.is_graph_model(model) and _traced_symbolically(
-            probe_model, model
-        ):
+        if discovery.is_graph_model(model) and _traced_symbolically(probe_model, model):
             # Graph models say what they take: traced once now, so names,
             # shapes and a model without attention are known at once.
             self._check_taps()
@@ -185,12 +183,13 @@ class AttentionProbe:
         """Probes `data` one batch at a time, in flat memory.
 
         Args:
-            data: arrays (a tuple, list or dict of them for several inputs), a
+            data: arrays (a tuple, list or dict of them for several inputs),
+                the model's inputs whole, as `model.predict` takes them; or a
                 `tf.data.Dataset`, a `keras.utils.PyDataset`, or any iterable of
-                batches such as a generator. Tuples follow Keras's rule: `(x,)`,
-                `(x, y)` or `(x, y, sample_weight)`, and only `x` is used;
-                except that when the model has several inputs and the tuple
-                holds exactly one array per input, the tuple is `x`.
+                batches such as a generator. Batches follow Keras's rule:
+                `x`, `(x,)`, `(x, y)` or `(x, y, sample_weight)`, and only `x`
+                is used; except that when the model has several inputs and a
+                batch holds exactly one array per input, the batch is `x`.
             batch_size: the batch size for arrays (defaults to 32). Datasets and
                 iterables are already batched, so it must be `None` for them.
             verbose: `"auto"` or 1 shows a progress bar, 0 is silent.

@@ -14,7 +14,8 @@ def iter_input_batches(data, batch_size, num_inputs):
     Args:
         data: arrays (a tuple, list or dict of them for several inputs), a
             `tf.data.Dataset`, a `keras.utils.PyDataset` or an iterable of
-            batches.
+            batches. Arrays are the inputs whole, as `model.predict` takes
+            them; batches follow Keras's `(x, y, sample_weight)` rule.
         batch_size: batch size for arrays; must be `None` for batched data.
         num_inputs: how many inputs the model takes.
 
@@ -22,7 +23,6 @@ def iter_input_batches(data, batch_size, num_inputs):
         The inputs of one batch, labels dropped.
     """
     if _is_arrays(data):
-        data = model_inputs(data, num_inputs)
         batch_size = _DEFAULT_BATCH_SIZE if batch_size is None else batch_size
         _check_batch_size(batch_size)
         total = len(keras.tree.flatten(data)[0])

@@ -55,11 +55,21 @@ def test_iter_batches_and_describe_after_the_first_run(translator):
     probe = AttentionProbe(model)
     with pytest.raises(ValueError, match="call `predict` or `iter_batches` first"):
         _ = probe.layer_names
-    batches = list(probe.iter_batches([[context, target]], verbose=0))
-    assert [len(b) for b in batches] == [4]
+    # A tuple of arrays is the model's two inputs, as for `model.predict`,
+    # not `(x, y)`.
+    batches = list(probe.iter_batches((context, target), batch_size=3, verbose=0))
+    assert [len(b) for b in batches] == [3, 1]
     whole = probe.predict([context, target], verbose=0)
     np.testing.assert_allclose(
-        batches[0].attention["decoder/attention/mha"],
+        np.concatenate([b.attention["decoder/attention/mha"] for b in batches]),
+        whole.attention["decoder/attention/mha"],
+        atol=1e-6,
+    )
+    # A generator's batches follow Keras's `(x, y)` rule: the inputs go as
+    # `x` of a one-element tuple.
+    [batch] = probe.iter_batches(iter([((context, target),)]), verbose=0)
+    np.testing.assert_allclose(
+        batch.attention["decoder/attention/mha"],
         whole.attention["decoder/attention/mha"],
         atol=1e-6,
     )

@@ -8,7 +8,8 @@ starts; this module imports neither it nor NumPy at load time.
 import contextlib
 import os
 
-from keras_attnviz.cli import explanation_page, render_command
+from keras_attnviz.cli import explanation_page
+from keras_attnviz.cli.model_texts import check_out, check_texts, model_inputs
 from keras_attnviz.cli.user_input import (
     UserInputError,
     as_user_error,
@@ -29,9 +30,8 @@ def run(args):
             cannot be loaded, a model without attention or an embedding layer,
             or texts the model cannot read.
     """
-    reader = render_command
-    texts = read_texts(args.texts) if args.texts else reader._check_texts(args.text)
-    _check_out(args.out, len(texts))
+    texts = read_texts(args.texts) if args.texts else check_texts(args.text)
+    _check_html_out(args.out, len(texts))
     vocab = read_vocabulary(args.vocab, level=args.level)
     model = load_model_file(args.model, verbose=args.verbose)
     from keras_attnviz.attribution import find_embedding_layer
@@ -43,7 +43,7 @@ def run(args):
     with as_user_error(ValueError):
         find_embedding_layer(model, args.embedding)
         probe = AttentionProbe(model, layers=[args.layer] if args.layer else None)
-    inputs, token_lists = reader._model_inputs(model, texts, args, vocab)
+    inputs, token_lists = model_inputs(model, texts, args, vocab)
     empty = [
         text for text, tokens in zip(texts, token_lists, strict=True) if not tokens
     ]
@@ -80,7 +80,7 @@ def run(args):
     print(args.out)
 
 
-def _check_out(out, n_texts):
+def _check_html_out(out, n_texts):
     if os.path.splitext(out)[1].lower() != ".html":
         raise UserInputError(f"--out must end with .html. Received: {out!r}")
-    render_command._check_out(out, n_texts)
+    check_out(out, n_texts, suffixes=(".html",))

@@ -364,7 +364,7 @@ WORKER_SCRIPT = """
 import inspect, json, os, resource, sys
 import keras_attnviz
 
-limit, budget, canary = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+limit, budget, canary, paths = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:]
 kwargs = {}
 if "max_weight_bytes" in inspect.signature(keras_attnviz.load_model).parameters:
     kwargs["max_weight_bytes"] = limit
@@ -372,8 +372,9 @@ with open("/proc/self/status") as f:
     size = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
 resource.setrlimit(resource.RLIMIT_AS, (size + budget, size + budget))
 print(json.dumps({"ready": True}), flush=True)
-for line in sys.stdin:
-    path = line.rstrip("\\n")
+with open(paths) as f:
+    paths = f.read().splitlines()
+for path in paths:
     result = {}
     try:
         keras_attnviz.load_model(path, **kwargs)
@@ -421,7 +422,7 @@ def canary_folder(folder):
 
 
 class _Worker:
-    def __init__(self, paths, modules, canary):
+    def __init__(self, paths, modules, canary, folder):
         env = {
             **os.environ,
             "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -429,19 +430,22 @@ class _Worker:
                 filter(None, [os.environ.get("PYTHONPATH"), modules])
             ),
         }
-        args = [str(MAX_WEIGHT_BYTES), str(MEMORY_BUDGET_BYTES), canary]
+        # In a file, not a pipe: a worker blocked on writing its results
+        # while the parent writes more paths would never go on.
+        with tempfile.NamedTemporaryFile(
+            "w", dir=folder, suffix=".txt", delete=False
+        ) as f:
+            f.write("".join(f"{path}\n" for path in paths))
+        args = [str(MAX_WEIGHT_BYTES), str(MEMORY_BUDGET_BYTES), canary, f.name]
         self.process = subprocess.Popen(
             [sys.executable, "-c", WORKER_SCRIPT, *args],
-            stdin=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
             text=True,
             bufsize=1,
         )
-        # All paths at once: the worker reads them as it goes.
-        self.process.stdin.write("".join(f"{path}\n" for path in paths))
-        self.process.stdin.close()
 
     def read(self, timeout):
         """The next JSON line, `"exit"` if the worker ended, None on timeout."""
@@ -485,7 +489,10 @@ class _Run:
             return False
         if self.worker is None:
             self.worker = _Worker(
-                [p for _, _, p in self.cases], self.modules, self.canary
+                [p for _, _, p in self.cases],
+                self.modules,
+                self.canary,
+                os.path.dirname(self.modules),
             )
             message = self.worker.read(120)
             if not (isinstance(message, dict) and message.get("ready")):

@@ -20,6 +20,9 @@ from keras_attnviz.vocabulary import MAX_FILE_BYTES, Vocabulary
 
 MAX_TEXTS_BYTES = 4 * 2**20
 MAX_VOCAB_BYTES = MAX_FILE_BYTES
+# The suffixes `keras_attnviz.saving.load_model` reads (it imports Keras, so
+# they are repeated here; tests/cli/test_start_up.py checks they agree).
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
 class UserInputError(Exception):
@@ -121,11 +124,17 @@ def load_model_file(path, *, verbose):
         A `keras.Model`.
 
     Raises:
-        UserInputError: if there is no such file, it is not a regular file (a
-            folder, FIFO or device), or the loader cannot read it.
+        UserInputError: if there is no such file, it is not a regular file
+            (a folder, FIFO or device), its name does not end in a model
+            suffix, or the loader cannot read it.
     """
     # Checked before TensorFlow starts, so a typo costs no start-up time.
     check_file(path, "MODEL")
+    if not str(path).lower().endswith(MODEL_SUFFIXES):
+        raise UserInputError(
+            f"MODEL must be a file ending in one of {', '.join(MODEL_SUFFIXES)}. "
+            f"Received: {str(path)!r}"
+        )
     start_tensorflow(verbose=verbose)
     from keras_attnviz.saving.load import load_model
 

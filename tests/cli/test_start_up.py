@@ -96,6 +96,7 @@ def test_bad_render_arguments_fail_before_keras_or_numpy_loads(run_fresh, files,
     "argv, expected",
     [
         (["inspect", "missing.keras"], "missing.keras' (no such file)"),
+        (["inspect", "file.txt"], "MODEL must be a file ending in one of .keras"),
         (["demo", "--out", "file.txt/report"], "'{}/file.txt' is a file"),
     ],
 )
@@ -146,3 +147,10 @@ def test_tensorflow_start_up_log_is_hidden(char_model, tmp_path, fresh_env):
     lines = verbose.stderr.splitlines()
     # TensorFlow's own lines come first, then the same one-line error.
     assert len(lines) > 1 and lines[-1] == done.stderr.rstrip("\n")
+
+
+def test_model_suffixes_are_the_loaders():
+    from keras_attnviz.cli.user_input import MODEL_SUFFIXES
+    from keras_attnviz.saving import load
+
+    assert MODEL_SUFFIXES == load._EXTENSIONS

@@ -100,7 +100,12 @@ def _children(layer):
     if is_graph_model(layer):
         return [(child.name, child) for child in layer.layers]
     named = {}
-    for attribute, value in vars(layer).items():
+    attributes = dict(vars(layer))
+    if keras.backend.backend() == "torch":
+        # A PyTorch module keeps its sublayers out of its `__dict__`; its
+        # public `named_children` lists them by attribute.
+        attributes.update(layer.named_children())
+    for attribute, value in attributes.items():
         if attribute.startswith("_"):
             continue
         if isinstance(value, keras.layers.Layer):

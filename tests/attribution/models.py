@@ -63,7 +63,7 @@ def _activation(classes):
 def target_outputs(model, inputs, target):
     """The model's outputs read as attribution reads them: class 1 is p, class 0
     is 1 - p."""
-    outputs = np.asarray(model(inputs, training=False))
+    outputs = keras.ops.convert_to_numpy(model(inputs, training=False))
     outputs = outputs.reshape(len(outputs), -1)
     if outputs.shape[1] == 1:
         return np.where(np.asarray(target) == 1, outputs[:, 0], 1 - outputs[:, 0])

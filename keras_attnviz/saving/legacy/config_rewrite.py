@@ -46,6 +46,9 @@ _KERAS2_ONLY_ARGUMENTS = {
 # Keras 2 layers for TensorFlow functions called on symbolic tensors.
 _KERAS2_TF_OP_CLASSES = ("TFOpLambda", "SlicingOpLambda")
 
+# Layers that take TensorFlow string tensors, which only that backend has.
+_TENSORFLOW_ONLY_LAYERS = ("TextVectorization", "StringLookup")
+
 # Names under which a model appears as a layer of another model.
 _MODEL_CLASSES = {"Functional": "Model", "Model": "Model", "Sequential": "Sequential"}
 
@@ -82,7 +85,8 @@ def translate(config, keras2):
 
     Raises:
         ValueError: for a Keras 2 setting that has no Keras 3 equivalent
-            (e.g. `time_major=True`).
+            (e.g. `time_major=True`), or a layer that needs the TensorFlow
+            backend on another one.
     """
     config = copy.deepcopy(config)
     _translate_node(config, keras2)
@@ -104,6 +108,7 @@ def _translate_node(node, keras2):
 
 def _translate_object(obj, keras2):
     class_name = obj["class_name"]
+    _check_backend_has(class_name, obj["config"])
     if class_name in _MODEL_CLASSES:
         if keras2 and class_name == "Sequential":
             obj["config"] = _keras2_sequential_config(obj["config"])
@@ -121,6 +126,19 @@ def _translate_object(obj, keras2):
             )
     elif keras2:
         _translate_keras2_layer(obj)
+
+
+def _check_backend_has(class_name, config):
+    if class_name in _TENSORFLOW_ONLY_LAYERS and keras.backend.backend() != (
+        "tensorflow"
+    ):
+        name = config.get("name") if isinstance(config, dict) else None
+        raise ValueError(
+            keras2_tf_ops.needs_tensorflow(
+                f"Layer {name!r} of this model is a {class_name}, which works "
+                "on TensorFlow string tensors"
+            )
+        )
 
 
 def _add_module(layer):
@@ -194,7 +212,7 @@ def _translate_keras2_layer(obj):
         _translate_keras2_lambda(config)
     if obj["class_name"] in _KERAS2_TF_OP_CLASSES:
         # Refused here, before Keras wraps the layer's own error in another.
-        keras2_tf_ops.check_function(config.get("function"))
+        keras2_tf_ops.check_runnable(config.get("function"), config.get("name"))
         obj.update(
             module=None,
             class_name=keras2_tf_ops.TFOpLambda.__name__,

@@ -15,6 +15,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_attnviz.saving.legacy.keras2_tf_ops import KerasOpsTensorFlow
+
 
 def _concatenate(tensors, axis=-1):
     return ops.concatenate(tensors, axis=axis)
@@ -236,16 +238,18 @@ def lambda_globals():
     Returns:
         A dict for the globals of a rebuilt lambda: `K` and `backend` (the
         Keras 2 backend functions), `keras` (Keras 3 with that backend), `ops`
-        (`keras.ops`), `np` and, where TensorFlow is installed, `tf` (whose
-        `tf.keras` is that `keras`).
+        (`keras.ops`), `np` and `tf`, whose `tf.keras` is that `keras`: on
+        the TensorFlow backend TensorFlow itself, on any other one the
+        TensorFlow functions that `keras.ops` has (see
+        `keras2_tf_ops.KerasOpsTensorFlow`).
     """
     backend = Keras2Backend()
     keras2 = _Overlay(keras, backend=backend)
     names = {"K": backend, "backend": backend, "keras": keras2, "ops": ops, "np": np}
-    try:
-        import tensorflow as tf
-    except ImportError:
-        pass
-    else:
-        names["tf"] = _Overlay(tf, keras=keras2)
+    if keras.backend.backend() != "tensorflow":
+        names["tf"] = KerasOpsTensorFlow(keras2)
+        return names
+    import tensorflow as tf
+
+    names["tf"] = _Overlay(tf, keras=keras2)
     return names

@@ -4,8 +4,10 @@ import json
 import zipfile
 
 import h5py
+import keras
 import pytest
 
+from keras_attnviz.saving.legacy import config_rewrite
 from keras_attnviz.saving.load import load_model
 
 from ..file_edits import rewrite_h5
@@ -92,3 +94,17 @@ def test_keras2_files_from_before_tf_2_13(legacy_dir, tmp_path, name):
     rewrite_h5(legacy_dir / f"{name}.h5", path, _without_modules, version="2.4.0")
     model = load_model(path, safe_mode=False)
     expect_keras2_numbers(model, legacy_dir, name)
+
+
+@pytest.mark.parametrize("keras2", [True, False])
+def test_tensorflow_only_layers_name_themselves_off_tensorflow(monkeypatch, keras2):
+    layer = {"class_name": "TextVectorization", "name": "words"}
+    layer["config"] = {"name": "words"}
+    graph = {"name": "m", "layers": [layer], "input_layers": [], "output_layers": []}
+    config = {"class_name": "Functional", "config": graph}
+    if keras.backend.backend() == "tensorflow":
+        # TensorFlow builds the layer; any other backend is refused.
+        assert config_rewrite.translate(config, keras2=keras2)["class_name"] == "Model"
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(ValueError, match="'words'.*TextVectorization.*needs Tensor"):
+        config_rewrite.translate(config, keras2=keras2)

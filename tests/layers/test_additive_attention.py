@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from attention_reference import assert_outputs_close
+from attention_reference import as_numpy, assert_outputs_close
 
 from keras_attnviz.layers import AdditiveAttention
 
@@ -63,7 +63,7 @@ def test_pooling_weights_follow_the_scores(rng):
     layer.key_kernel.assign(np.eye(2, dtype="float32"))
     layer.score_vector.assign(np.ones(2, dtype="float32"))
     _, weights = layer(values, return_attention_scores=True)
-    assert np.argmax(np.asarray(weights)[0]) == 1
+    assert np.argmax(as_numpy(weights)[0]) == 1
 
 
 def test_get_config_round_trip():

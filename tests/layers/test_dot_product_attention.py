@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from attention_reference import assert_outputs_close
+from attention_reference import as_numpy, assert_outputs_close
 
 from keras_attnviz.layers import DotProductAttention
 
@@ -69,7 +69,7 @@ def test_float_scale_sharpens_the_weights(seq2seq):
     _, sharp = DotProductAttention(scale=10.0)(
         [query, values], return_attention_scores=True
     )
-    assert np.asarray(sharp).max(-1).mean() > np.asarray(soft).max(-1).mean()
+    assert as_numpy(sharp).max(-1).mean() > as_numpy(soft).max(-1).mean()
 
 
 def test_general_score_with_identity_kernel_is_dot(seq2seq):

@@ -443,20 +443,25 @@ class _Worker:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             env=env,
-            text=True,
-            bufsize=1,
         )
+        self.stdout, self.pending = self.process.stdout.fileno(), b""
 
     def read(self, timeout):
         """The next JSON line, `"exit"` if the worker ended, None on timeout."""
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
-        if not ready:
-            return None
-        line = self.process.stdout.readline()
-        if not line:
-            return "exit"
+        # Unbuffered: lines read ahead into a buffer would hide from `select`.
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.pending:
+            remaining = deadline - time.monotonic()
+            ready, _, _ = select.select([self.stdout], [], [], max(0.0, remaining))
+            if not ready:
+                return None
+            data = os.read(self.stdout, 65536)
+            if not data:
+                return "exit"
+            self.pending += data
+        line, self.pending = self.pending.split(b"\n", 1)
         # Anything else a library prints is not a result.
-        return json.loads(line) if line.startswith("{") else self.read(timeout)
+        return json.loads(line) if line.startswith(b"{") else self.read(timeout)
 
     def stop(self):
         self.process.kill()

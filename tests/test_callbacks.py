@@ -141,11 +141,18 @@ def test_weights_change_and_the_last_epoch_is_the_trained_model(trained):
         np.testing.assert_allclose(last.attention[name], now.attention[name], atol=1e-6)
 
 
+def tracing_count(model):
+    """How often `model.predict` traced: `tf.function` tells; elsewhere None."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    return model.predict_function.experimental_get_tracing_count()
+
+
 def test_the_probe_runs_the_model_itself_traced_once(trained):
     model, monitor, _ = trained
     assert monitor.probe.model.source is model
     # Four records (epochs 0 to 3), one trace: no recompiling per epoch.
-    assert monitor.probe.model.predict_function.experimental_get_tracing_count() == 1
+    assert tracing_count(monitor.probe.model) in (1, None)
 
 
 def test_monitor_changes_nothing_in_training(tmp_path):
@@ -170,7 +177,7 @@ def test_jit_compiled_model_every_n_epochs_and_a_resumed_fit():
     fit(model, monitor, epochs=7, initial_epoch=5)
     assert sorted(monitor.history) == [0, 2, 4, 5, 6]
     assert monitor.probe is probe
-    assert probe.model.predict_function.experimental_get_tracing_count() == 1
+    assert tracing_count(probe.model) in (1, None)
 
 
 # TensorBoard
@@ -526,6 +533,7 @@ print(json.dumps({{
 """
 
 
+@pytest.mark.tensorflow_only
 def test_mirrored_strategy_with_two_cpus(tmp_path):
     script = MIRRORED.format(tests=str(ROOT / "tests"))
     done = subprocess.run(

@@ -282,8 +282,8 @@ def _traced_symbolically(probe_model, model):
 
     JAX traces unknown dimensions as symbols, on which a layer that compares
     a length with a number (keras-hub's `PositionEmbedding`) cannot decide;
-    such a model says what its calls are when it first runs, as a subclassed
-    model does.
+    such a model is traced on small sizes instead, and where that fails too,
+    says what its calls are when it first runs, as a subclassed model does.
 
     Returns:
         Whether the probe was traced.
@@ -295,7 +295,39 @@ def _traced_symbolically(probe_model, model):
     except Exception as error:
         if not _undecidable_on_symbols(error):
             raise
-        return False
+        return _traced_on_small_sizes(probe_model, inputs)
+    return True
+
+
+def _traced_on_small_sizes(probe_model, inputs):
+    """Traces with every unknown dimension 2, then 3 (shapes only, no maths).
+
+    A dimension of the weights that changes with them is unknown.
+    """
+    traced = []
+    for size in (2, 3):
+        concrete = keras.tree.map_structure(
+            lambda t, size=size: keras.KerasTensor(
+                tuple(size if d is None else d for d in t.shape), t.dtype
+            ),
+            inputs,
+        )
+        try:
+            probe_model.compute_output_spec(concrete)
+        except Exception:  # a model that takes no such sizes: run it first
+            probe_model.taps = None
+            return False
+        traced.append(probe_model.taps)
+    probe_model.taps = [
+        dataclasses.replace(
+            small,
+            shape=tuple(
+                a if a == b else None
+                for a, b in zip(small.shape, larger.shape, strict=True)
+            ),
+        )
+        for small, larger in zip(*traced, strict=True)
+    ]
     return True
 
 

@@ -62,6 +62,7 @@ def test_weights_equal_the_layer_called_directly(rng, make, cross):
     else:
         _, expected = layer([query, direct_values], return_attention_scores=True)
     assert probe.layer_names == ["attention"]
+    expected = keras.ops.convert_to_numpy(expected)
     np.testing.assert_allclose(result.attention["attention"], expected, atol=1e-6)
     # The symbolic shape is right too, also for cross-attention (Tq != Tk).
     [(name, class_name, shape)] = probe.describe()
@@ -114,6 +115,7 @@ def test_masked_fused_attention_outputs_equal_predict_at_padded_queries(rng, kin
     # The scores are still those of the masked softmax.
     embedded = embedding(ids)
     _, expected = attention(embedded, embedded, return_attention_scores=True)
+    expected = keras.ops.convert_to_numpy(expected)
     np.testing.assert_allclose(result.attention["attention"], expected, atol=1e-6)
     np.testing.assert_array_equal(result.key_masks["attention"], ids != 0)
     assert np.all(result.attention["attention"][1][:, :3, 3:] == 0)

@@ -26,6 +26,7 @@ def test_probe_follows_further_training(rng):
     _, direct = model.get_layer("att")(
         states, mask=ids != 0, return_attention_scores=True
     )
+    direct = keras.ops.convert_to_numpy(direct)
     np.testing.assert_allclose(after.attention["att"], direct, atol=1e-6)
 
 

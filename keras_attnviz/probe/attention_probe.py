@@ -332,7 +332,12 @@ def _traced_on_small_sizes(probe_model, inputs):
 
 
 def _undecidable_on_symbols(error):
-    if keras.backend.backend() != "jax":
+    backend = keras.backend.backend()
+    if backend == "torch":
+        # PyTorch traces unknown dimensions at one placeholder size, which a
+        # layer may refuse: its error says no more than any other.
+        return True
+    if backend != "jax":
         return False
     import jax
 

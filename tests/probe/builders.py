@@ -4,6 +4,8 @@ import keras
 import keras_hub  # a dev dependency: the tests that use it never skip
 import numpy as np
 
+from keras_attnviz import keras_internals
+
 layers = keras.layers
 VOCAB = 30
 
@@ -86,7 +88,7 @@ def softmax_by_hand(layer, model, x):
     """The outputs of the `Softmax` sublayer of `layer`, per call."""
     softmax = next(
         child
-        for child in vars(layer).values()
+        for child in keras_internals.direct_sublayers(layer)
         if isinstance(child, keras.layers.Softmax)
     )
     outputs = []

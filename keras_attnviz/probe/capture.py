@@ -324,26 +324,21 @@ def _fused_hook(fused, recorder):
             return outputs
         is_causal = bool(kwargs.get("is_causal", False))
         if len(applied) == 1:  # the kernel's own softmax (TensorFlow)
-            recorder.add(
-                Capture(
-                    running.site,
-                    applied[0],
-                    applied_mask=mask,
-                    causal=is_causal,
-                    self_attention=running.self_attention,
-                )
+            weights, mismatch = applied[0], None
+        else:
+            weights, expanded_value = fused_attention_weights(
+                query,
+                key,
+                value,
+                bias=bias,
+                mask=mask,
+                scale=scale,
+                is_causal=is_causal,
+                soft_cap=kwargs.get("attn_logits_soft_cap"),
             )
-            return outputs
-        weights, expanded_value = fused_attention_weights(
-            query,
-            key,
-            value,
-            bias=bias,
-            mask=mask,
-            scale=scale,
-            is_causal=is_causal,
-            soft_cap=kwargs.get("attn_logits_soft_cap"),
-        )
+            mismatch = _relative_difference(
+                outputs, ops.einsum("bnts,bsnh->btnh", weights, expanded_value)
+            )
         recorder.add(
             Capture(
                 running.site,
@@ -351,9 +346,7 @@ def _fused_hook(fused, recorder):
                 applied_mask=mask,
                 causal=is_causal,
                 self_attention=running.self_attention,
-                mismatch=_relative_difference(
-                    outputs, ops.einsum("bnts,bsnh->btnh", weights, expanded_value)
-                ),
+                mismatch=mismatch,
             )
         )
         return outputs

@@ -196,18 +196,19 @@ def run_demo(
     vocab = Vocabulary.from_texts(train.texts + test.texts)
 
     # Pre-padding, as keras.utils.pad_sequences does by default.
-    def encode(data):
-        return vocab.encode(data.texts, maxlen=MAXLEN, padding="pre")
+    train_ids, test_ids = (
+        vocab.encode(data.texts, maxlen=MAXLEN, padding="pre") for data in (train, test)
+    )
 
     watched = _first_positive(test)
     monitor = AttentionMonitor(
-        encode(test)[watched : watched + 1],
+        test_ids[watched : watched + 1],
         tokens=[list(test.texts[watched])],
         layers=[LAYER_NAME],
     )
     model = _trained(
         build_classifier(len(vocab)),
-        encode(train),
+        train_ids,
         train.labels,
         epochs=epochs,
         verbose=verbose,
@@ -220,19 +221,19 @@ def run_demo(
     vocab.save(vocab_path)
     reloaded = load_model(model_path)
 
-    probabilities, maps, hits = _probed(reloaded, encode(test), test, verbose)
+    probabilities, maps, hits = _probed(reloaded, test_ids, test, verbose)
     final_state = _trained(
         build_final_state_classifier(len(vocab)),
-        encode(train),
+        train_ids,
         train.labels,
         epochs=epochs,
         verbose=verbose,
     )
-    final_probabilities, _, final_hits = _probed(final_state, encode(test), test, 0)
+    final_probabilities, _, final_hits = _probed(final_state, test_ids, test, 0)
     explained = np.flatnonzero(test.labels)[:_MAX_EXPLAINED]
     faithfulness = {
         name: faithfulness_report(
-            classifier, encode(test)[explained], attention_layers=[LAYER_NAME]
+            classifier, test_ids[explained], attention_layers=[LAYER_NAME]
         )
         for name, classifier in (("demo", reloaded), ("final_state", final_state))
     }

@@ -20,12 +20,17 @@ def expect_keras2_numbers(model, legacy_dir, name):
     """
     assert isinstance(model, keras.Model)
     expected = np.load(legacy_dir / f"{name}.npy")
-    # Mixed precision: TensorFlow and another backend may round a float16
-    # differently, a few units in its last place (2**-10 of the value).
-    rtol = 2**-8 if expected.dtype == np.float16 else 1e-7
+    atol = 1e-5
+    if expected.dtype == np.float16:
+        # Mixed precision: the backends may round each float16 hidden unit
+        # (|h| < 1) differently, by half an epsilon (2**-11), and the output
+        # layer sums those through its kernel; the weights are random, so the
+        # bound is taken from them.
+        kernel = keras.ops.convert_to_numpy(model.layers[-1].kernel)
+        atol = 2**-11 * np.abs(kernel).sum(axis=0).max()
     np.testing.assert_allclose(
         model.predict(np.load(legacy_dir / "inputs.npy"), verbose=0),
         expected,
-        rtol=rtol,
-        atol=1e-5,
+        rtol=1e-7,
+        atol=atol,
     )

@@ -14,7 +14,7 @@ import keras
 
 # Registers our layers, so that files naming them load without custom_objects.
 import keras_attnviz.layers  # noqa: F401
-from keras_attnviz.saving import training_config, weight_limits
+from keras_attnviz.saving import hdf5_precheck, training_config, weight_limits
 from keras_attnviz.saving.legacy import config_rewrite, lambda_code
 
 _H5_EXTENSIONS = (".h5", ".hdf5")
@@ -61,7 +61,13 @@ _KERAS_ERRORS = (
 
 
 def load_model(
-    path, *, custom_objects=None, safe_mode=True, compile=False, max_weight_bytes=None
+    path,
+    *,
+    custom_objects=None,
+    safe_mode=True,
+    compile=False,
+    max_weight_bytes=None,
+    hdf5_precheck=True,
 ):
     """Loads a saved model as a Keras 3 model, also from Keras 2 and `.h5` files.
 
@@ -87,6 +93,13 @@ def load_model(
     `max_weight_bytes` the file is refused, as is a weights file whose
     shapes disagree with the config. A small file can declare terabytes.
 
+    A damaged or hostile HDF5 file can hang or crash the HDF5 C library,
+    which no Python code can interrupt. So with `hdf5_precheck=True`, the
+    HDF5 data (the `.h5` file, or the weights of a `.keras` file) is first
+    read in a short-lived subprocess, with a time and a memory limit (see
+    `keras_attnviz.saving.hdf5_precheck`); a read that hangs or crashes
+    there is refused.
+
     Args:
         path: str or `os.PathLike`, a `.keras`, `.h5` or `.hdf5` file.
         custom_objects: optional dict from names to the custom classes and
@@ -103,6 +116,12 @@ def load_model(
             take. Defaults to half of the memory this process can have (the
             machine's, or its cgroup's if lower; see
             `keras_attnviz.saving.weight_limits.default_max_weight_bytes`).
+        hdf5_precheck: bool. If `True` (default), read the file's HDF5 data
+            in a subprocess first (about 0.3 s per file), which refuses a
+            file that makes the HDF5 library hang (beyond
+            `hdf5_precheck.time_limit(size)` seconds) or crash, and one that
+            refers to other files. Pass `False` only for files from a
+            trusted source.
 
     Returns:
         A `keras.Model`.
@@ -115,7 +134,8 @@ def load_model(
             model, is truncated or corrupt, or names a class or function
             that Keras cannot find (pass it in `custom_objects`); for
             lambdas or paths to other files while `safe_mode=True`; for
-            weights larger than `max_weight_bytes`. The message names the
+            weights larger than `max_weight_bytes`; for HDF5 data that
+            hangs or crashes the HDF5 library. The message names the
             file, and the error it comes from is chained.
 
     Example:
@@ -137,9 +157,12 @@ def load_model(
     """
     limit = _check_limit(max_weight_bytes)
     path = _check_arguments(path, custom_objects, safe_mode, compile)
-    if path.lower().endswith(".keras"):
-        return _load_keras_file(path, custom_objects, safe_mode, compile, limit)
-    return _load_h5_file(path, custom_objects, safe_mode, compile, limit)
+    if not isinstance(hdf5_precheck, bool):
+        raise TypeError(
+            f"`hdf5_precheck` must be a bool. Received: hdf5_precheck={hdf5_precheck!r}"
+        )
+    load = _load_keras_file if path.lower().endswith(".keras") else _load_h5_file
+    return load(path, custom_objects, safe_mode, compile, limit, hdf5_precheck)
 
 
 def _check_limit(max_weight_bytes):
@@ -319,7 +342,7 @@ def _read_member(archive, name, path):
         return archive.read(name)
 
 
-def _read_keras_archive(path, max_weight_bytes):
+def _read_keras_archive(path, max_weight_bytes, precheck):
     """The config, `keras_version` and declared weights of a `.keras` file."""
     if not zipfile.is_zipfile(path):
         raise ValueError(
@@ -340,14 +363,19 @@ def _read_keras_archive(path, max_weight_bytes):
             if "metadata.json" in names
             else {}
         )
-        declared = _archive_weights(archive, names, path, max_weight_bytes)
+        declared = _archive_weights(archive, names, path, max_weight_bytes, precheck)
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
     # Both Keras 2 and 3 write the version; without one, Keras 3 has a go.
     return config, _keras_version(version, path) or "3", declared
 
 
-def _archive_weights(archive, names, path, max_weight_bytes):
-    """The weights a `.keras` archive declares, as `Weight`s; no data is read."""
+def _archive_weights(archive, names, path, max_weight_bytes, precheck):
+    """The weights a `.keras` archive declares, as `Weight`s; no data is read.
+
+    With `precheck`, the HDF5 weights file is read in a subprocess first,
+    every read Keras's `load_model` will do too (a valid CRC does not make
+    the member safe: anyone can write one).
+    """
     name = _WEIGHTS_H5 if _WEIGHTS_H5 in names else _WEIGHTS_NPZ
     if name not in names:
         # Keras says which file it misses.
@@ -362,6 +390,8 @@ def _archive_weights(archive, names, path, max_weight_bytes):
             "trust the file and have the memory, pass a larger "
             "`max_weight_bytes` to `load_model`."
         )
+    if precheck and name == _WEIGHTS_H5:
+        hdf5_precheck.check_readable(path, name, size)
     with (
         _corrupt_file_errors(path, (*_ZIP_ERRORS, *weight_limits.H5_ERRORS)),
         archive.open(name) as member,
@@ -394,8 +424,12 @@ def _deserialize(config, custom_objects, safe_mode):
     )
 
 
-def _load_keras_file(path, custom_objects, safe_mode, compile, max_weight_bytes):
-    config, keras_version, declared = _read_keras_archive(path, max_weight_bytes)
+def _load_keras_file(
+    path, custom_objects, safe_mode, compile, max_weight_bytes, precheck
+):
+    config, keras_version, declared = _read_keras_archive(
+        path, max_weight_bytes, precheck
+    )
     keras2 = config_rewrite.is_keras2(keras_version, path)
     with _malformed_config_errors(path):
         lambdas = _trusted_lambdas(config, path, safe_mode)
@@ -455,8 +489,14 @@ def _copy_archive(path, target_path, config):
                 target.writestr(entry, source.read(entry))
 
 
-def _read_h5_file(path):
-    """The JSON attributes and the declared weights of a `.h5` file."""
+def _read_h5_file(path, precheck):
+    """The JSON attributes and the declared weights of a `.h5` file.
+
+    With `precheck`, the file is read in a subprocess first, every read done
+    here and by `model.load_weights` (see `_load_weights`) too.
+    """
+    if precheck:
+        hdf5_precheck.check_readable(path)
     try:
         f = h5py.File(path, "r")
     except OSError as e:
@@ -483,8 +523,8 @@ def _read_h5_file(path):
     return attrs, declared
 
 
-def _load_h5_file(path, custom_objects, safe_mode, compile, max_weight_bytes):
-    attrs, declared = _read_h5_file(path)
+def _load_h5_file(path, custom_objects, safe_mode, compile, max_weight_bytes, precheck):
+    attrs, declared = _read_h5_file(path, precheck)
     config = _parse_config(attrs["model_config"], path)
     with _malformed_config_errors(path):
         lambdas = _trusted_lambdas(config, path, safe_mode)
@@ -512,6 +552,7 @@ def _load_h5_file(path, custom_objects, safe_mode, compile, max_weight_bytes):
 
 
 def _load_weights(model, path):
+    # Its reads were done in a subprocess first, by `_read_h5_file`.
     try:
         model.load_weights(path)
     except (*_KERAS_ERRORS, *_backend_errors()) as e:

@@ -1,12 +1,14 @@
 """Mutation fuzzing of model files for `keras_attnviz.load_model`.
 
-Small `.keras` and `.h5` files are written once (by a child process), then
-mutated with seeded randomness: bytes flipped, zeroed or cut off; configs
-given values of the wrong type, huge sizes, deep nesting and hostile class,
-module and registered names; `keras_version` and other attributes of the
-wrong type; weights files that declare enormous tensors while storing
-nothing. Each mutant is loaded in a worker process under a time limit and an
-address-space limit (`RLIMIT_AS`); a worker loads many files in turn, and
+Small `.keras` and `.h5` files are written once (by a child process, with a
+fixed random seed: the `.h5` files come out the same bytes every time, so a
+case id names one file), then mutated with seeded randomness: bytes
+flipped, zeroed or cut off; configs given values of the wrong type, huge
+sizes, deep nesting and hostile class, module and registered names;
+`keras_version` and other attributes of the wrong type; weights files that
+declare enormous tensors while storing nothing. Each mutant is loaded in a
+worker process under a time limit and an address-space limit
+(`RLIMIT_AS`); a worker loads many files in turn, and
 when one kills or hangs it, it is replaced and goes on after that file.
 
 A load must end in a model or in a `ValueError` / `OSError` whose message
@@ -101,6 +103,8 @@ import keras
 import keras_attnviz
 
 out, canary_code = sys.argv[1], sys.argv[2]
+# Seeded: the same files every time, so that a case id names one file.
+keras.utils.set_random_seed(0)
 ids = keras.Input((None,), dtype="int32")
 x = keras.layers.Embedding(30, 8, mask_zero=True)(ids)
 x = keras.layers.GRU(6, return_sequences=True)(x)
@@ -342,19 +346,25 @@ def _mutate_h5_attribute(f, rng):
     )
 
 
+def make_case(seed_files, folder, index, seed):
+    """Writes mutant `index` of `seed_files` into `folder`: `(id, kind, path)`.
+
+    The same `seed` and `index` give the same mutation of the same seed file
+    (and the same file for `.h5` seeds, which are written the same each time).
+    """
+    rng = random.Random(f"{seed}:{index}")
+    source = rng.choice(seed_files)
+    extension = os.path.splitext(source)[1]
+    base = os.path.splitext(os.path.basename(source))[0]
+    target = os.path.join(folder, f"case{index:05d}_{base}{extension}")
+    mutate = mutate_keras if extension == ".keras" else mutate_h5
+    kind = mutate(source, target, rng)
+    return index, f"{base}{extension}:{kind}", target
+
+
 def make_cases(seed_files, folder, count, seed):
     """Writes `count` mutants of `seed_files` into `folder`: `[(id, kind, path)]`."""
-    cases = []
-    for index in range(count):
-        rng = random.Random(f"{seed}:{index}")
-        source = rng.choice(seed_files)
-        extension = os.path.splitext(source)[1]
-        base = os.path.splitext(os.path.basename(source))[0]
-        target = os.path.join(folder, f"case{index:05d}_{base}{extension}")
-        mutate = mutate_keras if extension == ".keras" else mutate_h5
-        kind = mutate(source, target, rng)
-        cases.append((index, f"{base}{extension}:{kind}", target))
-    return cases
+    return [make_case(seed_files, folder, index, seed) for index in range(count)]
 
 
 # -------------------------------------------------------------------- workers
@@ -532,14 +542,20 @@ class _Run:
 
 
 def fuzz(count, seed, folder, *, workers=2, only=None):
-    """Writes seeds and `count` mutants into `folder` and loads them: results."""
+    """Writes seeds and `count` mutants into `folder` and loads them: results.
+
+    With `only` (case ids), writes and loads those mutants instead, whatever
+    `count` is.
+    """
     seeds = os.path.join(folder, "seeds")
     os.makedirs(seeds, exist_ok=True)
     cases_folder = os.path.join(folder, "cases")
     os.makedirs(cases_folder, exist_ok=True)
-    cases = make_cases(write_seed_files(seeds), cases_folder, count, seed)
-    if only is not None:
-        cases = [case for case in cases if case[0] in only]
+    seed_files = write_seed_files(seeds)
+    if only is None:
+        cases = make_cases(seed_files, cases_folder, count, seed)
+    else:
+        cases = [make_case(seed_files, cases_folder, i, seed) for i in sorted(only)]
     return run_cases(cases, folder, workers=workers)
 
 

@@ -1,7 +1,7 @@
 """The char-level classifier: saved to .h5, reloaded, probed, shown as HTML.
 
-Part 1 trains the demo's classifier (a GRU whose named `AdditiveAttention`
-pools the characters' embeddings together with the GRU states), saves it as
+Part 1 trains the demo's classifier (a GRU whose named `AdditiveAttention`,
+queried by the final state, averages the characters' embeddings), saves it as
 `.h5`, reloads it with `keras_attnviz.load_model`, probes it, and writes the
 attention as coloured character spans and as a styled DataFrame.
 
@@ -10,7 +10,7 @@ tanh))` -> `Flatten` -> `Activation("softmax", name="attention_vec")` ->
 `RepeatVector` -> `Permute` -> `multiply` -> sum over time. The probe reads its
 weights by the layer's name. Its tanh-bounded scores make the softmax flat and
 let the characters after the cue (whose GRU states carry it) tie with the cue,
-so its peak finds the cue less often than `AdditiveAttention`'s does.
+so its peak finds the cue less often than the demo classifier's does.
 
 Run: python examples/char_classifier_h5.py --out DIR
 """

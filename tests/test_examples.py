@@ -17,11 +17,15 @@ PLANTED = {
     "transformer_heads": {"best_head_previous_token_mass": 0.7},
     # Measured: 0.92 trained, 0.11 untrained (about uniform over the letters).
     "keras_hub_heads": {"best_head_previous_token_mass": 0.5},
-    # The hand-made recipe's tanh-bounded scores tie the cue with the states
-    # after it (measured: 0.78-0.82); chance is about 0.13. What the probe owes
-    # is the recipe's own weights, checked against the sub-model built by hand.
-    "char_classifier_h5": {"peak_on_cue": 0.9, "recipe_peak_on_cue": 0.5},
+    "char_classifier_h5": {"peak_on_cue": 0.9},
 }
+
+# example -> (metric, metric it beats).
+# The hand-made recipe attends over GRU states, every one after the cue
+# carrying it, so where its peak falls depends on training (measured: 0.78-0.82
+# on TensorFlow, 0.26 on JAX; chance is about 0.13). What the probe owes is the
+# recipe's own weights, checked against the sub-model built by hand.
+BEATS = {"char_classifier_h5": ("peak_on_cue", "recipe_peak_on_cue")}
 
 
 def run_example(name, out, monkeypatch):
@@ -55,6 +59,9 @@ def test_example_finds_the_planted_structure(name, tmp_path, monkeypatch):
         # Where an example measures its model before training too, the bar
         # must be one that the untrained model misses.
         assert metrics.get(f"untrained_{metric}", 0.0) < least, metrics
+    if name in BEATS:
+        better, worse = BEATS[name]
+        assert metrics[better] > metrics[worse], metrics
     assert metrics.get("recipe_max_difference_to_hand_made", 0.0) < 1e-6
     for picture in metrics["pictures"]:
         path = pathlib.Path(picture)

@@ -1,10 +1,11 @@
 """The `keras-attnviz demo` pipeline: data -> model -> .h5 -> reload -> probe -> views.
 
-The model is a char-level GRU classifier whose `AdditiveAttention` pools the
-characters' embeddings together with the GRU states. Over the GRU states
-alone nothing makes the picture faithful: every state after the cue already
-carries it, and a query made from the final state put the peak on the cue for
-only 13-15% of positive sentences at 100% accuracy (tests/cli/test_demo.py).
+The model is a char-level GRU classifier whose `AdditiveAttention`, queried
+by the final state, averages the characters' embeddings: it can classify only
+by weighting the cue. Averaging the GRU states instead makes nothing
+faithful: every state after the cue already carries it, and the attention
+puts its peak on the cue for few positive sentences at 100% accuracy
+(tests/cli/test_demo.py).
 The demo trains that second, unfaithful model too, and `faithfulness.html`
 measures both side by side, so that the numbers that tell them apart are on
 one page.
@@ -106,7 +107,13 @@ def _check_out_folder(out):
 
 
 def build_classifier(vocab_size, maxlen=MAXLEN, *, units=32):
-    """The demo's char-level GRU classifier with attention pooling.
+    """The demo's char-level GRU classifier, faithful by construction.
+
+    Its `AdditiveAttention` is queried by the GRU's final state and scores
+    each position by its character and GRU state, but the values it averages
+    are the characters' embeddings alone: the context holds only the
+    characters the attention picks, so the model can classify only by
+    weighting the cue.
 
     Args:
         vocab_size: number of character ids, padding (id 0) included.
@@ -116,38 +123,38 @@ def build_classifier(vocab_size, maxlen=MAXLEN, *, units=32):
     Returns:
         An uncompiled `keras.Model` from `(batch, maxlen)` ids to a probability.
     """
-    import keras
-
-    from keras_attnviz.layers import AdditiveAttention
-
-    ids = keras.Input((maxlen,), dtype="int32", name="char_ids")
-    chars = keras.layers.Embedding(vocab_size, units, mask_zero=True)(ids)
-    states = keras.layers.GRU(units, return_sequences=True)(chars)
-    features = keras.layers.Concatenate()([chars, states])
-    context = AdditiveAttention(name=LAYER_NAME)(features)
-    output = keras.layers.Dense(1, activation="sigmoid", name="positive")(context)
-    return keras.Model(ids, output, name="char_gru_attention")
+    return _final_state_query_model(vocab_size, maxlen, units, values="chars")
 
 
 def build_final_state_classifier(vocab_size, maxlen=MAXLEN, *, units=32):
-    """An unfaithful twin: attention over GRU states, queried by the final state.
+    """An unfaithful twin: the same query, over the GRU states as values.
 
     Every GRU state after the cue already carries it, so the attention can
     look anywhere while the model classifies perfectly: the demo's contrast
     to `build_classifier`, whose arguments and return value it shares.
     """
+    return _final_state_query_model(vocab_size, maxlen, units, values="states")
+
+
+def _final_state_query_model(vocab_size, maxlen, units, *, values):
     import keras
 
-    from keras_attnviz.layers import DotProductAttention
+    from keras_attnviz.layers import AdditiveAttention, DotProductAttention
 
     ids = keras.Input((maxlen,), dtype="int32", name="char_ids")
     chars = keras.layers.Embedding(vocab_size, units, mask_zero=True)(ids)
     states, final_state = keras.layers.GRU(
         units, return_sequences=True, return_state=True
     )(chars)
-    context = DotProductAttention(name=LAYER_NAME)([final_state, states])
+    if values == "chars":
+        keys = keras.layers.Concatenate()([chars, states])
+        context = AdditiveAttention(name=LAYER_NAME)([final_state, chars, keys])
+        name = "char_gru_attention"
+    else:
+        context = DotProductAttention(name=LAYER_NAME)([final_state, states])
+        name = "char_gru_final_state_query"
     output = keras.layers.Dense(1, activation="sigmoid", name="positive")(context)
-    return keras.Model(ids, output, name="char_gru_final_state_query")
+    return keras.Model(ids, output, name=name)
 
 
 def run_demo(
@@ -365,10 +372,11 @@ def _write_epochs(out_dir, monitor):
 
 
 _FAITHFULNESS_INTRO = """<p>Two classifiers of the same sentences, both nearly always
-right. The first (the demo's) pools the characters' embeddings beside the GRU
-states, so it can only classify by weighting the cue: its attention explains
-it. The second queries the GRU states with the final state: every state after
-the cue already carries it, so its attention can look anywhere. Each table
+right. Both query their attention with the GRU's final state.
+The first (the demo's) averages the characters' embeddings, so it can only
+classify by weighting the cue: its attention explains it. The second averages
+the GRU states: every state after the cue already carries it, so its
+attention can look anywhere. Each table
 compares the attention with integrated gradients, gradient x input, occlusion
 and random scores on the positive test sentences: attention that explains the
 model removes more of the prediction than the random row, and its top

@@ -2,12 +2,12 @@
 explains it, one whose attention need not.
 
 Both read the demo's char-level sentences (`cue_sentences`: label 1 iff the
-sentence holds "superb"). The faithful one is the demo's own classifier: its
-attention pools the characters' embeddings beside the GRU states, so the only
-way to classify is to weight the cue. The unfaithful one queries the GRU
-states with the final state: every state after the cue already carries it,
-so its attention can look anywhere (README, "When attention weights are (and
-are not) an explanation").
+sentence holds "superb"). Both query their attention with the GRU's final
+state. The faithful one is the demo's own classifier: its attention averages
+the characters' embeddings, so the only way to classify is to weight the cue.
+The unfaithful one averages the GRU states: every state after the cue
+already carries it, so its attention can look anywhere (README, "When
+attention weights are (and are not) an explanation").
 """
 
 import dataclasses

@@ -122,9 +122,9 @@ def run_module(*argv, env):
     )
 
 
-def test_tensorflow_start_up_log_is_hidden(char_model, tmp_path, fresh_env):
-    # An unknown --layer can only be judged once TensorFlow has loaded the model.
-    argv = [
+def _unknown_layer_argv(char_model, tmp_path):
+    # An unknown --layer can only be judged once the backend has loaded the model.
+    return [
         "render",
         char_model / "model.h5",
         "--vocab",
@@ -136,17 +136,25 @@ def test_tensorflow_start_up_log_is_hidden(char_model, tmp_path, fresh_env):
         "--out",
         tmp_path / "a.html",
     ]
-    done = run_module(*argv, env=fresh_env)
+
+
+def test_an_error_after_loading_is_one_line(char_model, tmp_path, fresh_env):
+    done = run_module(*_unknown_layer_argv(char_model, tmp_path), env=fresh_env)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("keras-attnviz: error: ")
     assert "'atention'" in done.stderr
 
+
+@pytest.mark.tensorflow_only  # TensorFlow's own start-up log
+def test_tensorflow_start_up_log_shows_with_verbose(char_model, tmp_path, fresh_env):
+    argv = _unknown_layer_argv(char_model, tmp_path)
+    quiet = run_module(*argv, env=fresh_env).stderr
     verbose = run_module("--verbose", *argv, env=fresh_env)
     assert verbose.returncode == 2
     lines = verbose.stderr.splitlines()
     # TensorFlow's own lines come first, then the same one-line error.
-    assert len(lines) > 1 and lines[-1] == done.stderr.rstrip("\n")
+    assert len(lines) > 1 and lines[-1] == quiet.rstrip("\n")
 
 
 def test_model_suffixes_are_the_loaders():

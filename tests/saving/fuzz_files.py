@@ -372,7 +372,12 @@ def make_cases(seed_files, folder, count, seed):
 
 WORKER_SCRIPT = """
 import inspect, json, os, resource, sys
+import keras
 import keras_attnviz
+
+# The backend starts before the limit is measured: JAX's runtime alone takes
+# more address space than TensorFlow's.
+keras.ops.convert_to_numpy(keras.ops.ones(1) + 1)
 
 limit, budget, canary, paths = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:]
 kwargs = {}

@@ -166,6 +166,21 @@ def deferred_variables():
         global_state.set_global_attribute("uninitialized_variables", before)
 
 
+def is_concrete_variable_refusal(error):
+    """Whether `error` is Keras refusing a variable made from a value, deferred.
+
+    Inside `deferred_variables`, a layer that makes a variable from a
+    concrete value (`keras.Variable(numpy_array)`, not `add_weight` with an
+    initializer) cannot defer it, and Keras refuses.
+    """
+    # Checked on Keras 3.15.1: `KerasVariable.__init__` raises this
+    # `ValueError` inside a `StatelessScope` when its initial value is not
+    # callable; no exception class of its own.
+    return isinstance(error, ValueError) and (
+        "create a variable while in a stateless scope" in str(error)
+    )
+
+
 _fused_patch_lock = threading.Lock()
 _fused_patch_users = 0
 _fused_collectors = threading.local()

@@ -107,8 +107,10 @@ def load_model(
             `keras.saving.register_keras_serializable` are found anyway).
         safe_mode: bool. If `True` (default), refuse files that contain Python
             code (lambdas) or make Keras read other files (a lookup layer's
-            vocabulary given as a path, a `TFSMLayer`). Only pass `False`
-            for files from a trusted source.
+            vocabulary given as a path, a `TFSMLayer`), and files whose
+            config cannot be measured before it is built (a layer that makes
+            a variable from a concrete value). Only pass `False` for files
+            from a trusted source.
         compile: bool. Whether to compile the model with the training
             configuration saved in the file, if it has one. Defaults to
             `False`.
@@ -406,13 +408,26 @@ def _check_weights(path, config, objects, safe_mode, declared, limit, *, compile
     """Refuses weights beyond the limit or unlike the config, before building."""
     with _malformed_config_errors(path):
         config, states = weight_limits.without_stateful_states(config)
-    with _keras_errors(path):
-        variables = weight_limits.config_weights(
-            _deserialize(config, objects, safe_mode)
-        )
+    try:
+        with _keras_errors(path):
+            variables = weight_limits.config_weights(
+                _deserialize(config, objects, safe_mode)
+            ) + states
+    except weight_limits.NotMeasurable as error:
+        if safe_mode:
+            raise ValueError(
+                f"The model in {path!r} cannot be measured before it is built: "
+                "a layer makes a variable from a concrete value (such as "
+                "`keras.Variable(array)` in `build()`, rather than "
+                "`self.add_weight(shape=..., initializer=...)`), so the memory "
+                "its config asks for is only known once allocated. If you trust "
+                "the file, pass `safe_mode=False`: then only its weights file is "
+                f"held to `max_weight_bytes`. Received: {_shorten(error)}"
+            ) from error
+        variables = None
     if not compile:
         declared = [w for w in declared if not w.name.startswith(_COMPILE_STATE)]
-    weight_limits.check(path, variables + states, declared, limit, loose=_COMPILE_STATE)
+    weight_limits.check(path, variables, declared, limit, loose=_COMPILE_STATE)
 
 
 def _deserialize(config, custom_objects, safe_mode):

@@ -100,14 +100,27 @@ Weight = collections.namedtuple("Weight", "layer name shape nbytes")
 Weight.__doc__ = """A weight of a model: its layer's name, its own, shape and bytes."""
 
 
+class NotMeasurable(Exception):
+    """A config whose variables cannot be created without their memory."""
+
+
 def config_weights(build):
     """The variables `build()` creates, as `Weight`s, none of them allocated.
 
     Args:
         build: a function of no arguments that builds the model.
+
+    Raises:
+        NotMeasurable: if a layer makes a variable from a concrete value,
+            which cannot be deferred.
     """
     with keras_internals.deferred_variables():
-        model = build()
+        try:
+            model = build()
+        except ValueError as error:
+            if keras_internals.is_concrete_variable_refusal(error):
+                raise NotMeasurable(str(error)) from error
+            raise
         variables = model.variables
         layers = {
             id(variable): layer.name
@@ -243,7 +256,8 @@ def check(path, variables, declared, max_weight_bytes, *, loose=()):
 
     Args:
         path: the model file, for messages.
-        variables: the `Weight`s of the config's variables.
+        variables: the `Weight`s of the config's variables, or `None` when
+            they could not be measured (only `declared` is checked then).
         declared: the `Weight`s of the datasets that loading will read.
         max_weight_bytes: the limit.
         loose: name prefixes of datasets (optimizer state) whose shapes need
@@ -254,6 +268,8 @@ def check(path, variables, declared, max_weight_bytes, *, loose=()):
             dataset has a shape that no remaining variable has.
     """
     for what, weights in (("its config", variables), ("its weights file", declared)):
+        if not weights:
+            continue
         total = sum(weight.nbytes for weight in weights)
         if total > max_weight_bytes:
             largest = max(weights, key=lambda weight: weight.nbytes)
@@ -266,6 +282,8 @@ def check(path, variables, declared, max_weight_bytes, *, loose=()):
                 "have the memory, pass a larger `max_weight_bytes` to "
                 "`load_model`."
             )
+    if variables is None:
+        return
     available = collections.Counter(weight.shape for weight in variables)
     shapes = set(available)
     for weight in sorted(declared, key=lambda weight: -weight.nbytes):

@@ -254,3 +254,33 @@ def test_stateful_rnn_states_count_against_the_limit(tmp_path, extension):
     )
     with pytest.raises(ValueError, match=r"rnn_state` of shape \(10000000, 10000\)"):
         load_model(path)
+
+
+@keras.saving.register_keras_serializable(package="tests_weight_limits")
+class ScaleFromValues(keras.layers.Layer):
+    """Makes its variable from a concrete value, which cannot be deferred."""
+
+    def build(self, input_shape):
+        self.scale = keras.Variable(np.arange(1, input_shape[-1] + 1, dtype="float32"))
+
+    def call(self, x):
+        return x * self.scale
+
+
+@pytest.mark.parametrize("extension", [".keras", ".h5"])
+def test_unmeasurable_config_is_refused_in_safe_mode_and_loads_trusted(
+    tmp_path, extension
+):
+    model = keras.Sequential([keras.Input((3,)), ScaleFromValues()])
+    path = tmp_path / f"concrete{extension}"
+    model.save(path)
+    with pytest.raises(ValueError, match="concrete value") as error:
+        load_model(path)
+    assert str(path) in str(error.value) and "safe_mode=False" in str(error.value)
+
+    x = np.ones((2, 3), "float32")
+    trusted = load_model(path, safe_mode=False)
+    np.testing.assert_array_equal(trusted.predict(x, verbose=0), [[1, 2, 3]] * 2)
+    # Trusted, the weights file is still held to the limit.
+    with pytest.raises(ValueError, match="weights file.*max_weight_bytes"):
+        load_model(path, safe_mode=False, max_weight_bytes=8)

@@ -30,4 +30,4 @@ def test_quickstart_has_exactly_two_commands():
     text = README.read_text(encoding="utf-8")
     block = re.search(r"## Quickstart.*?```bash\n(.*?)```", text, re.S).group(1)
     lines = [line for line in block.splitlines() if line.strip()]
-    assert lines == ['pip install -e ".[dev]" && keras-attnviz demo', "pytest"]
+    assert lines == ['pip install -e ".[dev]" && keras-attnviz demo', "pytest -n 2"]

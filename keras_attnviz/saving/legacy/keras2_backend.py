@@ -80,7 +80,7 @@ def _cumprod(x, axis=0):
 
 def _l2_normalize(x, axis=None):
     squares = ops.sum(ops.square(x), axis=axis, keepdims=True)
-    return x * ops.rsqrt(ops.maximum(squares, 1e-12))
+    return ops.multiply(x, ops.rsqrt(ops.maximum(squares, 1e-12)))
 
 
 def _batch_flatten(x):

@@ -158,11 +158,7 @@ def load_model(
     ```
     """
     limit = _check_limit(max_weight_bytes)
-    path = _check_arguments(path, custom_objects, safe_mode, compile)
-    if not isinstance(hdf5_precheck, bool):
-        raise TypeError(
-            f"`hdf5_precheck` must be a bool. Received: hdf5_precheck={hdf5_precheck!r}"
-        )
+    path = _check_arguments(path, custom_objects, safe_mode, compile, hdf5_precheck)
     load = _load_keras_file if path.lower().endswith(".keras") else _load_h5_file
     return load(path, custom_objects, safe_mode, compile, limit, hdf5_precheck)
 
@@ -183,7 +179,7 @@ def _check_limit(max_weight_bytes):
     return max_weight_bytes
 
 
-def _check_arguments(path, custom_objects, safe_mode, compile):
+def _check_arguments(path, custom_objects, safe_mode, compile, hdf5_precheck):
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(
             "`path` must be a str or an `os.PathLike`. "
@@ -197,7 +193,11 @@ def _check_arguments(path, custom_objects, safe_mode, compile):
             "`custom_objects` must be a dict or None. "
             f"Received: custom_objects of type {type(custom_objects).__name__}"
         )
-    for name, value in (("safe_mode", safe_mode), ("compile", compile)):
+    for name, value in (
+        ("safe_mode", safe_mode),
+        ("compile", compile),
+        ("hdf5_precheck", hdf5_precheck),
+    ):
         if not isinstance(value, bool):
             raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
     if not path.lower().endswith(_EXTENSIONS):

@@ -123,7 +123,14 @@ def build_classifier(vocab_size, maxlen=MAXLEN, *, units=32):
     Returns:
         An uncompiled `keras.Model` from `(batch, maxlen)` ids to a probability.
     """
-    return _final_state_query_model(vocab_size, maxlen, units, values="chars")
+    import keras
+
+    from keras_attnviz.layers import AdditiveAttention
+
+    ids, chars, states, final_state = _char_gru(vocab_size, maxlen, units)
+    keys = keras.layers.Concatenate()([chars, states])
+    context = AdditiveAttention(name=LAYER_NAME)([final_state, chars, keys])
+    return _classifier(ids, context, "char_gru_attention")
 
 
 def build_final_state_classifier(vocab_size, maxlen=MAXLEN, *, units=32):
@@ -133,26 +140,28 @@ def build_final_state_classifier(vocab_size, maxlen=MAXLEN, *, units=32):
     look anywhere while the model classifies perfectly: the demo's contrast
     to `build_classifier`, whose arguments and return value it shares.
     """
-    return _final_state_query_model(vocab_size, maxlen, units, values="states")
+    from keras_attnviz.layers import DotProductAttention
+
+    ids, _, states, final_state = _char_gru(vocab_size, maxlen, units)
+    context = DotProductAttention(name=LAYER_NAME)([final_state, states])
+    return _classifier(ids, context, "char_gru_final_state_query")
 
 
-def _final_state_query_model(vocab_size, maxlen, units, *, values):
+def _char_gru(vocab_size, maxlen, units):
+    """The demo models' ids, embeddings, GRU states and GRU final state."""
     import keras
-
-    from keras_attnviz.layers import AdditiveAttention, DotProductAttention
 
     ids = keras.Input((maxlen,), dtype="int32", name="char_ids")
     chars = keras.layers.Embedding(vocab_size, units, mask_zero=True)(ids)
     states, final_state = keras.layers.GRU(
         units, return_sequences=True, return_state=True
     )(chars)
-    if values == "chars":
-        keys = keras.layers.Concatenate()([chars, states])
-        context = AdditiveAttention(name=LAYER_NAME)([final_state, chars, keys])
-        name = "char_gru_attention"
-    else:
-        context = DotProductAttention(name=LAYER_NAME)([final_state, states])
-        name = "char_gru_final_state_query"
+    return ids, chars, states, final_state
+
+
+def _classifier(ids, context, name):
+    import keras
+
     output = keras.layers.Dense(1, activation="sigmoid", name="positive")(context)
     return keras.Model(ids, output, name=name)
 

@@ -1,15 +1,16 @@
 """Benchmarks of attribution: integrated gradients and occlusion against loops.
 
 Model: the demo's char-level classifier (`keras_attnviz.cli.demo.build_classifier`:
-Embedding(32, mask_zero) -> GRU(32) -> AdditiveAttention over [embedding;
-state] -> Dense(sigmoid)), untrained (time does not depend on the weights), on
+Embedding(32, mask_zero) -> GRU(32); AdditiveAttention queried by the final
+state, keys [embedding; state], values the embeddings -> Dense(sigmoid)),
+untrained (time does not depend on the weights), on
 `cue_sentences` pre-padded to 64 characters. Every contender explains the
 positive class from a zero baseline with the same Gauss-Legendre points, so
 their scores are printed against each other too.
 
 1. Integrated gradients, 256 samples, steps=64:
    - ours: `integrated_gradients(model, x, steps=64, target=1)`: every sample
-     and step a row of batched gradient calls (1024 rows per call), plus its
+     and step a row of batched gradient calls (4096 rows per call), plus its
      inspect pass and one baseline row per sample for the completeness gap;
    - per step, all samples: one traced `tf.GradientTape` gradient call per
      interpolation point on the 256 samples, summed in a Python loop;
@@ -76,8 +77,10 @@ def forward_from_embeddings(model):
     attention, dense = layer_of(AdditiveAttention), layer_of(keras.layers.Dense)
 
     def forward(vectors, mask):
-        features = concatenate([vectors, gru(vectors, mask=mask)])
-        return dense(attention(features, mask=mask))[:, 0]
+        states, final_state = gru(vectors, mask=mask)
+        keys = concatenate([vectors, states])
+        context = attention([final_state, vectors, keys], mask=[None, mask, mask])
+        return dense(context)[:, 0]
 
     return forward
 

@@ -60,7 +60,7 @@ def integrated_gradients(
             padding the embedding layer does not mask (a `padding_mask`
             input); positions count as real where both masks say so.
         batch_size: rows (samples x steps) per gradient call; by default as
-            many as hold about 4M embedding values (2048 rows of 64 tokens x
+            many as hold about 8M embedding values (4096 rows of 64 tokens x
             32 dimensions), from 16 to 4096.
 
     Returns:

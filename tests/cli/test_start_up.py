@@ -162,3 +162,27 @@ def test_model_suffixes_are_the_loaders():
     from keras_attnviz.saving import load
 
     assert MODEL_SUFFIXES == load._EXTENSIONS
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_tensorflow_python_warnings_show_only_with_verbose(fresh_env, verbose):
+    # The retracing warning a command that builds several models gets from
+    # TensorFlow's logger, written to it as TensorFlow does.
+    code = (
+        "import logging\n"
+        "from keras_attnviz.cli.tensorflow_startup import start_tensorflow\n"
+        f"start_tensorflow(verbose={verbose})\n"
+        "logger = logging.getLogger('tensorflow')\n"
+        "logger.warning('6 out of the last 16 calls triggered tf.function retracing')\n"
+        "logger.error('an error')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=fresh_env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert ("retracing" in done.stderr) == verbose, done.stderr
+    assert "an error" in done.stderr

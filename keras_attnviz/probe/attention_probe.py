@@ -7,7 +7,12 @@ import keras
 import numpy as np
 
 from keras_attnviz.probe import discovery
-from keras_attnviz.probe.batches import count_batches, iter_input_batches
+from keras_attnviz.probe.batches import (
+    are_numpy_arrays,
+    count_batches,
+    iter_input_batches,
+    predict_arrays,
+)
 from keras_attnviz.probe.probe_model import ProbeModel
 from keras_attnviz.probe.results import ProbeResult
 
@@ -174,10 +179,22 @@ class AttentionProbe:
         Raises:
             ValueError: if a named layer's output is not attention weights.
         """
-        outputs, tensors = self._model.predict(
-            x, batch_size=batch_size, verbose=verbose, steps=steps
-        )
-        return self._result(outputs, tensors)
+        predicted = None
+        if steps is None and self._on_one_device() and are_numpy_arrays(x):
+            # The same batches through the same compiled function, each
+            # batch's outputs copied once into place (see `predict_arrays`).
+            predicted = predict_arrays(
+                self._model,
+                x,
+                batch_size,
+                self._num_inputs(),
+                _progbar(count_batches(x, batch_size), verbose),
+            )
+        if predicted is None:
+            predicted = self._model.predict(
+                x, batch_size=batch_size, verbose=verbose, steps=steps
+            )
+        return self._result(*predicted)
 
     def iter_batches(self, data, batch_size=None, verbose="auto"):
         """Probes `data` one batch at a time, in flat memory.
@@ -201,22 +218,25 @@ class AttentionProbe:
             ValueError: if `batch_size` is given for batched data, or is not
                 positive.
         """
-        num_inputs = len(getattr(self._source, "inputs", None) or [None])
-        batches = iter_input_batches(data, batch_size, num_inputs=num_inputs)
-        progbar = None
-        if verbose != 0:
-            progbar = keras.utils.Progbar(count_batches(data, batch_size))
+        batches = iter_input_batches(data, batch_size, num_inputs=self._num_inputs())
+        progbar = _progbar(count_batches(data, batch_size), verbose)
         for x in batches:
-            if self._replicas > 1 or keras.distribution.distribution() is not None:
-                # `predict_on_batch` would run the whole batch on every replica
-                # (a `tf.distribute` strategy) or leave it on one device (a
-                # `keras.distribution`, under JAX).
-                flat = self._model.predict(x, batch_size=_num_samples(x), verbose=0)
-            else:
+            if self._on_one_device():
                 flat = self._model.predict_on_batch(x)
+            else:
+                flat = self._model.predict(x, batch_size=_num_samples(x), verbose=0)
             yield self._result(*flat)
             if progbar is not None:
                 progbar.add(1)
+
+    def _on_one_device(self):
+        # Otherwise `predict_on_batch` would run the whole batch on every
+        # replica (a `tf.distribute` strategy) or leave it on one device (a
+        # `keras.distribution`, under JAX): `predict` splits it.
+        return self._replicas == 1 and keras.distribution.distribution() is None
+
+    def _num_inputs(self):
+        return len(getattr(self._source, "inputs", None) or [None])
 
     def _traced_taps(self):
         taps = self._model.taps
@@ -535,6 +555,13 @@ def _check_weights_values(name, weights):
             f"{weights.min():.3g} to {weights.max():.3g} that do not sum to 1 "
             "along any axis"
         )
+
+
+def _progbar(batches, verbose):
+    """A progress bar over `batches` as `model.predict` shows it, or `None`."""
+    if verbose == 0:
+        return None
+    return keras.utils.Progbar(batches, verbose=1 if verbose == "auto" else verbose)
 
 
 def _num_samples(x):

@@ -50,6 +50,84 @@ def iter_input_batches(data, batch_size, num_inputs):
         yield _for_the_backend(model_inputs(batch, num_inputs))
 
 
+def predict_arrays(model, x, batch_size, num_inputs, progbar=None):
+    """`model.predict(x)` over NumPy arrays, each batch written into place.
+
+    The same compiled function as `model.predict` runs (`predict_on_batch`
+    calls it) on the same batches, with floats cast to `floatx` as Keras's
+    data adapter casts them. Keras's own loop keeps every batch's outputs,
+    joins them (`tf.concat` under TensorFlow) and copies the join into NumPy,
+    three copies of the outputs at its peak; here each batch's outputs are
+    copied once, into arrays made at the first batch. For the probe's weights
+    that matters: BERT's 4 layers of 4 heads at T=128 give 1 MiB a sample,
+    and joining 512 samples took 0.26-0.52 s Keras's way against 0.16 s.
+
+    Args:
+        model: a `keras.Model`.
+        x: NumPy arrays, see `are_numpy_arrays`.
+        batch_size: as in `model.predict` (32 when `None`).
+        num_inputs: how many inputs the model takes.
+        progbar: a `keras.utils.Progbar` to advance by one per batch, or `None`.
+
+    Returns:
+        What `model.predict` returns; or `None` when a batch's outputs do not
+        match the first batch's (shapes that change from batch to batch):
+        Keras's own loop, which joins those, must predict them instead.
+    """
+    total = len(keras.tree.flatten(x)[0])
+    structure, joined, start = None, None, 0
+    for batch in iter_input_batches(x, batch_size, num_inputs):
+        batch = keras.tree.map_structure(_as_floatx, batch)
+        outputs = model.predict_on_batch(batch)
+        flat = keras.tree.flatten(outputs)
+        size = len(keras.tree.flatten(batch)[0])
+        if joined is None:
+            structure = outputs
+            joined = [_empty_like_batch(a, total) for a in flat]
+        if len(flat) != len(joined) or not all(
+            _fits(a, into, size) for a, into in zip(flat, joined, strict=True)
+        ):
+            return None
+        for a, into in zip(flat, joined, strict=True):
+            into[start : start + size] = a
+        start += size
+        if progbar is not None:
+            progbar.add(1)
+    return keras.tree.pack_sequence_as(structure, joined)
+
+
+def are_numpy_arrays(x):
+    """Whether `x` is NumPy arrays (alone, or a tuple, list or dict of them)
+    of one length above 0, along their first axis."""
+    flat = keras.tree.flatten(x) if isinstance(x, (tuple, list, dict)) else [x]
+    if not flat or not all(isinstance(a, np.ndarray) and a.ndim > 0 for a in flat):
+        return False
+    return len({len(a) for a in flat}) == 1 and len(flat[0]) > 0
+
+
+def _as_floatx(array):
+    dtype = keras.backend.standardize_dtype(array.dtype)
+    if keras.backend.is_float_dtype(dtype) and dtype != keras.backend.floatx():
+        return array.astype(keras.backend.floatx())
+    return array
+
+
+def _empty_like_batch(array, total):
+    shape = getattr(array, "shape", ())
+    if not isinstance(array, np.ndarray) or not shape:
+        return None
+    return np.empty((total, *shape[1:]), array.dtype)
+
+
+def _fits(array, into, size):
+    return (
+        into is not None
+        and isinstance(array, np.ndarray)
+        and array.shape == (size, *into.shape[1:])
+        and array.dtype == into.dtype
+    )
+
+
 def _for_the_backend(x):
     """`x` with another framework's tensors as NumPy arrays.
 

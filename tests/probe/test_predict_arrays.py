@@ -1,0 +1,125 @@
+"""`probe.predict` over NumPy arrays: batch by batch into place, as Keras's loop."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_attnviz
+from keras_attnviz import AttentionProbe
+from keras_attnviz.probe import batches
+
+from .builders import assert_outputs_equal, classifier, token_ids
+
+
+@pytest.fixture(scope="module")
+def probed():
+    rng = np.random.default_rng(2)
+    model = classifier(keras_attnviz.AdditiveAttention(name="att"))
+    ids = token_ids(rng, 70, 9, rng.integers(1, 10, 70))
+    return model, AttentionProbe(model), ids
+
+
+def _keras_loop(probe, x, **kwargs):
+    """The same probe, through `model.predict`'s own loop (the `steps` path)."""
+    outputs, tensors = probe.model.predict(x, verbose=0, **kwargs)
+    return probe._result(outputs, tensors)
+
+
+@pytest.mark.parametrize("batch_size", [None, 16, 70, 500])
+def test_arrays_give_what_the_keras_loop_gives(probed, batch_size):
+    model, probe, ids = probed
+
+    result = probe.predict(ids, batch_size=batch_size, verbose=0)
+    expected = _keras_loop(probe, ids, batch_size=batch_size)
+
+    assert_outputs_equal(result, model.predict(ids, batch_size=batch_size, verbose=0))
+    np.testing.assert_array_equal(result.attention["att"], expected.attention["att"])
+    np.testing.assert_array_equal(result.key_masks["att"], expected.key_masks["att"])
+    assert result.attention["att"].flags.owndata  # not a view of one batch
+
+
+def test_float64_inputs_are_cast_to_floatx_as_keras_casts_them():
+    # Keras's loop rounds float64 arrays to floatx before the model sees them,
+    # even a model that computes in float64: its outputs show the rounding
+    # (about 1e-8 here), which the tolerance (for XLA's fusions) would not hide.
+    inputs = keras.Input((5, 4), dtype="float64")
+    context = keras_attnviz.DotProductAttention(dtype="float64", name="att")(inputs)
+    model = keras.Model(inputs, context)
+    x = np.random.default_rng(0).normal(size=(6, 5, 4))
+
+    result = AttentionProbe(model).predict(x, batch_size=4, verbose=0)
+
+    expected = model.predict(x, batch_size=4, verbose=0)  # float32 under JAX
+    assert result.outputs.dtype == expected.dtype
+    np.testing.assert_allclose(result.outputs, expected, rtol=1e-12)
+
+
+class _ShapeChangingModel:
+    """Stands for a model whose outputs are as long as each batch's longest row."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def predict_on_batch(self, x):
+        self.calls += 1
+        longest = int((x != 0).sum(axis=1).max())
+        return (np.ones((len(x), longest), "float32"), [])
+
+
+def test_outputs_that_change_shape_between_batches_go_to_keras_loop():
+    ids = np.zeros((6, 8), "int32")
+    ids[:3, :2] = 1
+    ids[3:, :5] = 1
+    model = _ShapeChangingModel()
+
+    assert batches.predict_arrays(model, ids, 3, num_inputs=1) is None
+    assert model.calls == 2
+
+
+def test_outputs_are_written_into_arrays_of_all_samples():
+    class Doubling:
+        def predict_on_batch(self, x):
+            return {"twice": 2 * x["a"], "first": x["b"][:, :1]}
+
+    class Counter:
+        added = 0
+
+        def add(self, n):
+            self.added += n
+
+    x = {"a": np.arange(10).reshape(5, 2), "b": np.arange(15.0).reshape(5, 3)}
+    progbar = Counter()
+
+    got = batches.predict_arrays(Doubling(), x, 2, num_inputs=2, progbar=progbar)
+
+    np.testing.assert_array_equal(got["twice"], 2 * x["a"])
+    np.testing.assert_array_equal(got["first"], x["b"][:, :1])
+    assert got["first"].dtype == keras.backend.floatx()  # float64 in, cast
+    assert progbar.added == 3
+
+
+@pytest.mark.parametrize(
+    "x, expected",
+    [
+        (np.zeros((3, 2)), True),
+        ([np.zeros((3, 2)), np.zeros((3,))], True),
+        ({"a": np.zeros((3, 2)), "b": np.zeros((3, 1))}, True),
+        ([np.zeros((3, 2)), np.zeros((4, 2))], False),  # Keras's loop says why
+        (np.zeros((0, 2)), False),
+        (np.zeros(()), False),
+        ([[1, 2], [3, 4]], False),
+        ((np.zeros((3, 2)), None), False),
+    ],
+)
+def test_which_inputs_take_the_array_path(x, expected):
+    assert batches.are_numpy_arrays(x) is expected
+
+
+@pytest.mark.parametrize("verbose", [0, 1, 2, "auto"])
+def test_verbose_shows_a_progress_bar_unless_0(probed, capsys, verbose):
+    _, probe, ids = probed
+    capsys.readouterr()
+
+    probe.predict(ids, batch_size=16, verbose=verbose)
+
+    assert bool(capsys.readouterr().out) == (verbose != 0)

@@ -97,18 +97,26 @@ def predict_arrays(model, x, batch_size, num_inputs, progbar=None):
 
 
 def are_numpy_arrays(x):
-    """Whether `x` is NumPy arrays (alone, or a tuple, list or dict of them)
-    of one length above 0, along their first axis."""
+    """Whether `x` is NumPy arrays of numbers or booleans (alone, or a tuple,
+    list or dict of them) of one length above 0, along their first axis.
+
+    Strings (a `TextVectorization` model's input) are not: Keras's data
+    adapter turns them into the backend's string tensors.
+    """
     flat = keras.tree.flatten(x) if isinstance(x, (tuple, list, dict)) else [x]
-    if not flat or not all(isinstance(a, np.ndarray) and a.ndim > 0 for a in flat):
+    if not flat or not all(_is_numeric_array(a) for a in flat):
         return False
     return len({len(a) for a in flat}) == 1 and len(flat[0]) > 0
 
 
+def _is_numeric_array(x):
+    return isinstance(x, np.ndarray) and x.ndim > 0 and x.dtype.kind in "biuf"
+
+
 def _as_floatx(array):
-    dtype = keras.backend.standardize_dtype(array.dtype)
-    if keras.backend.is_float_dtype(dtype) and dtype != keras.backend.floatx():
-        return array.astype(keras.backend.floatx())
+    floatx = keras.backend.floatx()
+    if array.dtype.kind == "f" and array.dtype != np.dtype(floatx):
+        return array.astype(floatx)
     return array
 
 

@@ -108,6 +108,10 @@ def test_outputs_are_written_into_arrays_of_all_samples():
         (np.zeros((0, 2)), False),
         (np.zeros(()), False),
         ([[1, 2], [3, 4]], False),
+        (np.array(["a day", "a slow day"]), False),  # Keras makes string tensors
+        (np.array([{"a": 1}], dtype=object), False),
+        (np.zeros((3, 2), "float16"), True),
+        (np.zeros((3, 2), bool), True),
         ((np.zeros((3, 2)), None), False),
     ],
 )

@@ -11,6 +11,7 @@ from keras_attnviz.probe.batches import (
     are_numpy_arrays,
     count_batches,
     iter_input_batches,
+    num_samples,
     predict_arrays,
 )
 from keras_attnviz.probe.probe_model import ProbeModel
@@ -224,7 +225,7 @@ class AttentionProbe:
             if self._on_one_device():
                 flat = self._model.predict_on_batch(x)
             else:
-                flat = self._model.predict(x, batch_size=_num_samples(x), verbose=0)
+                flat = self._model.predict(x, batch_size=num_samples(x), verbose=0)
             yield self._result(*flat)
             if progbar is not None:
                 progbar.add(1)
@@ -562,7 +563,3 @@ def _progbar(batches, verbose):
     if verbose == 0:
         return None
     return keras.utils.Progbar(batches, verbose=1 if verbose == "auto" else verbose)
-
-
-def _num_samples(x):
-    return len(keras.tree.flatten(x)[0])

@@ -25,7 +25,7 @@ def iter_input_batches(data, batch_size, num_inputs):
     if _is_arrays(data):
         batch_size = _DEFAULT_BATCH_SIZE if batch_size is None else batch_size
         _check_batch_size(batch_size)
-        total = len(keras.tree.flatten(data)[0])
+        total = num_samples(data)
         for start in range(0, total, batch_size):
             yield keras.tree.map_structure(
                 lambda a, start=start: a[start : start + batch_size], data
@@ -74,13 +74,13 @@ def predict_arrays(model, x, batch_size, num_inputs, progbar=None):
         match the first batch's (shapes that change from batch to batch):
         Keras's own loop, which joins those, must predict them instead.
     """
-    total = len(keras.tree.flatten(x)[0])
+    total = num_samples(x)
     structure, joined, start = None, None, 0
     for batch in iter_input_batches(x, batch_size, num_inputs):
         batch = keras.tree.map_structure(_as_floatx, batch)
         outputs = model.predict_on_batch(batch)
         flat = keras.tree.flatten(outputs)
-        size = len(keras.tree.flatten(batch)[0])
+        size = num_samples(batch)
         if joined is None:
             structure = outputs
             joined = [_empty_like_batch(a, total) for a in flat]
@@ -94,6 +94,11 @@ def predict_arrays(model, x, batch_size, num_inputs, progbar=None):
         if progbar is not None:
             progbar.add(1)
     return keras.tree.pack_sequence_as(structure, joined)
+
+
+def num_samples(x):
+    """The length of the first array of `x`: its number of samples."""
+    return len(keras.tree.flatten(x)[0])
 
 
 def are_numpy_arrays(x):
@@ -171,7 +176,7 @@ def model_inputs(batch, num_inputs):
 def count_batches(data, batch_size):
     """The number of batches in `data`, or `None` when it cannot be known."""
     if _is_arrays(data):
-        total = len(keras.tree.flatten(data)[0])
+        total = num_samples(data)
         return math.ceil(total / (batch_size or _DEFAULT_BATCH_SIZE))
     if isinstance(data, keras.utils.PyDataset):
         return len(data)

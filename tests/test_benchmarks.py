@@ -61,3 +61,29 @@ def test_hand_made_bert_gives_the_backbone_outputs_and_its_weights(dropout):
         np.testing.assert_allclose(
             np.where(real, scores, 0), np.where(real, weights, 0), atol=1e-6
         )
+
+
+def test_the_probe_limit_hands_over_arrays_like_the_probe_result():
+    from keras_attnviz import AttentionProbe
+
+    bench = load_benchmark("bench_probe")
+    model = bench.mha_model(12)
+    x = bench.token_ids(70, 12)
+    result = AttentionProbe(model).predict(x, batch_size=16, verbose=0)
+    predicted = model.predict(x, batch_size=16, verbose=0)
+
+    outputs, arrays = bench.handed_over(
+        lambda: predicted, bench.beyond_the_outputs(result), batch_size=16
+    )
+
+    assert outputs is predicted
+    expected = [
+        *result.attention.values(),
+        *result.key_masks.values(),
+        *result.query_masks.values(),
+    ]
+    assert len(arrays) == len(expected) >= 3  # weights of 2 layers, masks
+    for got, want in zip(arrays, expected, strict=True):
+        assert (got.shape, got.dtype) == (want.shape, want.dtype)
+        # Every batch written: each 16 samples repeat the first batch's.
+        np.testing.assert_array_equal(got[16:32], want[:16])

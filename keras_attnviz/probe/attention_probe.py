@@ -2,10 +2,12 @@
 
 import dataclasses
 import difflib
+import functools
 
 import keras
 import numpy as np
 
+from keras_attnviz import keras_internals
 from keras_attnviz.probe import discovery
 from keras_attnviz.probe.batches import (
     are_numpy_arrays,
@@ -185,7 +187,7 @@ class AttentionProbe:
             # The same batches through the same compiled function, each
             # batch's outputs copied once into place (see `predict_arrays`).
             predicted = predict_arrays(
-                self._model,
+                functools.partial(keras_internals.predict_on_batch_views, self._model),
                 x,
                 batch_size,
                 self._num_inputs(),

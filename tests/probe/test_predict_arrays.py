@@ -72,7 +72,7 @@ def test_outputs_that_change_shape_between_batches_go_to_keras_loop():
     ids[3:, :5] = 1
     model = _ShapeChangingModel()
 
-    assert batches.predict_arrays(model, ids, 3, num_inputs=1) is None
+    assert batches.predict_arrays(model.predict_on_batch, ids, 3, num_inputs=1) is None
     assert model.calls == 2
 
 
@@ -90,7 +90,9 @@ def test_outputs_are_written_into_arrays_of_all_samples():
     x = {"a": np.arange(10).reshape(5, 2), "b": np.arange(15.0).reshape(5, 3)}
     progbar = Counter()
 
-    got = batches.predict_arrays(Doubling(), x, 2, num_inputs=2, progbar=progbar)
+    got = batches.predict_arrays(
+        Doubling().predict_on_batch, x, 2, num_inputs=2, progbar=progbar
+    )
 
     np.testing.assert_array_equal(got["twice"], 2 * x["a"])
     np.testing.assert_array_equal(got["first"], x["b"][:, :1])
@@ -127,3 +129,59 @@ def test_verbose_shows_a_progress_bar_unless_0(probed, capsys, verbose):
     probe.predict(ids, batch_size=16, verbose=verbose)
 
     assert bool(capsys.readouterr().out) == (verbose != 0)
+
+
+def _mixed_dtype_model():
+    """Outputs of float32, bfloat16, booleans, int64 and strings."""
+    inputs = keras.Input((3,), dtype="int32")
+    floats = keras.layers.Embedding(5, 2)(inputs)
+    narrow = keras.layers.Dense(2, dtype="bfloat16")(floats)
+    flags = keras.layers.Lambda(lambda x: keras.ops.greater(x, 2))(inputs)
+    wide = keras.layers.Lambda(lambda x: keras.ops.cast(x, "int64"))(inputs)
+    words = keras.layers.StringLookup(vocabulary=["a", "b", "c"], invert=True)(inputs)
+    return keras.Model(inputs, [floats, narrow, flags, wide, words])
+
+
+@pytest.mark.tensorflow_only
+def test_batch_views_equal_predict_on_batch_for_every_dtype():
+    from keras_attnviz import keras_internals
+
+    model = _mixed_dtype_model()
+    x = np.array([[1, 2, 3], [4, 0, 1]], "int32")
+
+    viewed = keras_internals.predict_on_batch_views(model, x)
+    copied = model.predict_on_batch(x)
+
+    assert len(viewed) == len(copied) == 5
+    for got, expected in zip(viewed, copied, strict=True):
+        assert isinstance(got, np.ndarray)
+        assert got.dtype == expected.dtype
+        np.testing.assert_array_equal(got, expected)
+    # Numbers and booleans are views of the tensors, the rest copies.
+    assert [a.flags.writeable for a in viewed] == [False, True, False, False, True]
+
+
+@pytest.mark.tensorflow_only
+def test_batch_views_stay_valid_after_the_model_runs_again(probed):
+    from keras_attnviz import keras_internals
+
+    _, probe, ids = probed
+    first = keras_internals.predict_on_batch_views(probe.model, ids[:8])
+    kept = keras.tree.map_structure(np.copy, first)
+
+    for _ in range(3):
+        keras_internals.predict_on_batch_views(probe.model, ids[8:16])
+
+    for got, expected in zip(
+        keras.tree.flatten(first), keras.tree.flatten(kept), strict=True
+    ):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_results_are_writable_arrays_of_their_own(probed):
+    _, probe, ids = probed
+
+    result = probe.predict(ids, batch_size=16, verbose=0)
+
+    for array in (result.attention["att"], result.key_masks["att"], result.outputs):
+        assert array.flags.owndata and array.flags.writeable

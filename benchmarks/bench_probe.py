@@ -330,21 +330,19 @@ def handed_over(predict, extra, batch_size):
     """The limit: `model.predict`, then the probe's extra arrays as new arrays.
 
     No tool can return the weights for less: the model's forward pass, then
-    every byte of the weights and masks written, batch by batch, into arrays
-    made for the call (the caller owns them). On machines where new memory
-    costs time (seen here: filling a new 512 MiB array took 0.06 s and, right
-    after a `model.predict`, 1.1-1.5 s), that cost is part of the limit.
+    every byte of the weights and masks joined from batch-sized parts into
+    arrays made for the call (the caller owns them), by `np.concatenate`, the
+    fastest way to new arrays found here. On machines where new memory costs
+    time (seen here: filling a new 512 MiB array took 0.05 s, or, after
+    a pause, 0.8-1.1 s), that cost is part of the limit.
     """
     import numpy as np
 
     outputs = predict()
     arrays = []
     for shape, batch in extra:
-        into = np.empty(shape, batch.dtype)
-        for start in range(0, shape[0], batch_size):
-            part = into[start : start + batch_size]
-            part[...] = batch[: len(part)]
-        arrays.append(into)
+        sizes = [min(batch_size, shape[0] - s) for s in range(0, shape[0], batch_size)]
+        arrays.append(np.concatenate([batch[:size] for size in sizes]))
     return outputs, arrays
 
 

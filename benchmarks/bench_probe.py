@@ -1,11 +1,11 @@
 """Benchmarks of AttentionProbe: time over `model.predict`, and memory of iter_batches.
 
 1. Time: `model.predict` and `probe.predict` run side by side in one process,
-   interleaved (alternating which goes first), after a warm-up; each table
+   interleaved (every order of the runs in turn), after a warm-up; each table
    shows the medians and the median of the paired ratios (the target), and
    the median of the paired ratios of process CPU time, which other
    processes' load moves less. Beside them, "limit": `model.predict`, then
-   the probe's weights and masks joined into new arrays, what no tool can
+   the probe's weights and masks written into new arrays, what no tool can
    undercut. Before every timed call the process touches and frees 1.5 times
    the probe's extra bytes, so that no run gets its memory cheaper than
    another because of what ran before it (see `memory_freed_just_now`).
@@ -51,6 +51,7 @@ Run: `python benchmarks/bench_probe.py [--repeats N] [--quick] [--cases gru,mha]
 import argparse
 import concurrent.futures
 import dataclasses
+import itertools
 import json
 import os
 import statistics
@@ -203,7 +204,7 @@ TIME_CASES = {
             token_ids(1024 if quick else 8192, 100),
         ),
         batch_size=512,
-        repeats=21,
+        repeats=18,
         target=1.05,
     ),
     "bert": TimeCase(
@@ -211,7 +212,7 @@ TIME_CASES = {
         "({samples} samples, T=128, batch {batch})",
         lambda quick: (bert_backbone(128), bert_inputs(128 if quick else 512)),
         batch_size=64,
-        repeats=9,
+        repeats=24,
         target=1.10,
         hand_made=bert_with_scores,
     ),
@@ -220,7 +221,7 @@ TIME_CASES = {
         "fused dot_product_attention ({samples} samples, T=128, batch {batch})",
         lambda quick: (bert_backbone(128, 0.0), bert_inputs(128 if quick else 256)),
         batch_size=64,
-        repeats=7,
+        repeats=24,
         target=1.10,
         hand_made=bert_with_scores,
     ),
@@ -229,7 +230,7 @@ TIME_CASES = {
         "({samples} samples, context T=64, target T=48, batch {batch})",
         lambda quick: (translator_model(), translator_inputs(128 if quick else 512)),
         batch_size=64,
-        repeats=9,
+        repeats=12,
         target=1.10,
     ),
 }
@@ -298,16 +299,20 @@ def time_ratio(case, quick, repeats):
         runs["hand-made"] = lambda: hand_made.predict(
             x, batch_size=batch_size, verbose=0
         )
-    extra = beyond_the_outputs(probe.predict(x, batch_size=batch_size, verbose=0))
+    extra = beyond_the_outputs(
+        probe.predict(x, batch_size=batch_size, verbose=0), batch_size
+    )
     runs["limit"] = lambda: handed_over(runs["model.predict"], extra, batch_size)
     for run in runs.values():
         run()
     recycled = 3 * sum(shape_bytes(shape, batch) for shape, batch in extra) // 2
+    # Every order of the runs in turn: what ran just before a call moves its
+    # time (see `memory_freed_just_now`), so no run may always follow another.
+    orders = list(itertools.permutations(runs))
     wall = {name: [] for name in runs}
     cpu = {name: [] for name in runs}
     for repeat in range(repeats):
-        order = list(runs) if repeat % 2 == 0 else list(runs)[::-1]
-        for name in order:
+        for name in orders[repeat % len(orders)]:
             memory_freed_just_now(recycled)
             start, start_cpu = time.perf_counter(), time.process_time()
             # Kept until timed: freeing a result is not part of making it.
@@ -318,36 +323,38 @@ def time_ratio(case, quick, repeats):
     return num_samples(x), wall, cpu
 
 
-def beyond_the_outputs(result):
+def beyond_the_outputs(result, batch_size):
     """One batch of each array a `ProbeResult` holds besides the model's outputs.
 
     Returns:
-        `(shape, batch)` pairs: the whole array's shape, and its first 64
-        samples, a copy (warm in memory by the time it is used).
+        `(shape, batch)` pairs: the whole array's shape, and its first
+        `batch_size` samples, a copy (warm in memory by the time it is used).
     """
     arrays = [
         *result.attention.values(),
         *result.key_masks.values(),
         *result.query_masks.values(),
     ]
-    return [(a.shape, a[:64].copy()) for a in arrays]
+    return [(a.shape, a[:batch_size].copy()) for a in arrays]
 
 
 def handed_over(predict, extra, batch_size):
     """The limit: `model.predict`, then the probe's extra arrays as new arrays.
 
     No tool can return the weights for less: the model's forward pass, then
-    every byte of the weights and masks joined from batch-sized parts into
-    arrays made for the call (the caller owns them), by `np.concatenate`, the
-    fastest way to new arrays found here. On machines where new memory costs
-    time (seen here: filling a new 512 MiB array took 0.05 s, or, after
+    every byte of the weights and masks written, batch by batch, into arrays
+    made for the call (the caller owns them). On machines where new memory
+    costs time (seen here: filling a new 512 MiB array took 0.05 s, or, after
     a pause, 0.8-1.1 s), that cost is part of the limit.
     """
     outputs = predict()
     arrays = []
     for shape, batch in extra:
-        sizes = [min(batch_size, shape[0] - s) for s in range(0, shape[0], batch_size)]
-        arrays.append(np.concatenate([batch[:size] for size in sizes]))
+        into = np.empty(shape, batch.dtype)
+        for start in range(0, shape[0], batch_size):
+            part = into[start : start + batch_size]
+            part[...] = batch[: len(part)]  # `batch` holds `batch_size` samples
+        arrays.append(into)
     return outputs, arrays
 
 

@@ -73,7 +73,7 @@ def test_the_probe_limit_hands_over_arrays_like_the_probe_result():
     predicted = model.predict(x, batch_size=16, verbose=0)
 
     outputs, arrays = bench.handed_over(
-        lambda: predicted, bench.beyond_the_outputs(result), batch_size=16
+        lambda: predicted, bench.beyond_the_outputs(result, 16), batch_size=16
     )
 
     assert outputs is predicted

@@ -5,10 +5,12 @@
    shows the medians and the median of the paired ratios (the target), and
    the median of the paired ratios of process CPU time, which other
    processes' load moves less. Beside them, "limit": `model.predict`, then
-   the probe's weights and masks written into new arrays, what no tool can
-   undercut. Before every timed call the process touches and frees 1.5 times
-   the probe's extra bytes, so that no run gets its memory cheaper than
-   another because of what ran before it (see `memory_freed_just_now`).
+   the probe's weights and masks written into new arrays, what returning
+   them costs on top of Keras's own loop (the probe can come in under it:
+   over arrays it skips that loop). Before every timed call the process
+   touches and frees 1.5 times the probe's extra bytes, so that no run gets
+   its memory cheaper than another because of what ran before it (see
+   `memory_freed_just_now`).
    Cases:
    - gru: Embedding -> GRU(64) -> keras_attnviz.AdditiveAttention -> Dense,
      8192 samples of length 100, batch 512. Target: ratio <= 1.05.
@@ -53,6 +55,7 @@ import concurrent.futures
 import dataclasses
 import itertools
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -305,7 +308,7 @@ def time_ratio(case, quick, repeats):
     runs["limit"] = lambda: handed_over(runs["model.predict"], extra, batch_size)
     for run in runs.values():
         run()
-    recycled = 3 * sum(shape_bytes(shape, batch) for shape, batch in extra) // 2
+    recycled = 3 * sum(math.prod(shape) * batch.itemsize for shape, batch in extra) // 2
     # Every order of the runs in turn: what ran just before a call moves its
     # time (see `memory_freed_just_now`), so no run may always follow another.
     orders = list(itertools.permutations(runs))
@@ -341,11 +344,11 @@ def beyond_the_outputs(result, batch_size):
 def handed_over(predict, extra, batch_size):
     """The limit: `model.predict`, then the probe's extra arrays as new arrays.
 
-    No tool can return the weights for less: the model's forward pass, then
-    every byte of the weights and masks written, batch by batch, into arrays
-    made for the call (the caller owns them). On machines where new memory
-    costs time (seen here: filling a new 512 MiB array took 0.05 s, or, after
-    a pause, 0.8-1.1 s), that cost is part of the limit.
+    What returning the weights costs on top of Keras's loop: the model's
+    forward pass, then every byte of the weights and masks written, batch by
+    batch, into arrays made for the call (the caller owns them). On machines
+    where new memory costs time (seen here: filling a new 512 MiB array took
+    0.05 s, or, after a pause, 0.8-1.1 s), that cost is part of the limit.
     """
     outputs = predict()
     arrays = []
@@ -356,10 +359,6 @@ def handed_over(predict, extra, batch_size):
             part[...] = batch[: len(part)]  # `batch` holds `batch_size` samples
         arrays.append(into)
     return outputs, arrays
-
-
-def shape_bytes(shape, batch):
-    return batch.itemsize * int(np.prod(shape, dtype=np.int64))
 
 
 def memory_freed_just_now(nbytes):

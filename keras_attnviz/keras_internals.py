@@ -9,6 +9,7 @@ import contextlib
 import threading
 
 import keras
+import numpy as np
 
 
 def keras_mask(tensor):
@@ -279,7 +280,6 @@ def predict_on_batch_views(model, x):
     # tensors are left as they are).
     if keras.backend.backend() != "tensorflow" or keras.version() != "3.15.1":
         return model.predict_on_batch(x)
-    import numpy as np
     import tensorflow as tf
     from keras.src.backend.tensorflow.trainer import convert_to_np_if_not_ragged
 
